@@ -1,0 +1,284 @@
+//! The training checkpoint: what `trainer fit` writes and `export` reads.
+//!
+//! A checkpoint is a safetensors file of f32 tensors (every network, the
+//! BatchNorm statistics and the Adam moments) whose `__metadata__` holds one
+//! key, [`META_KEY`], with a JSON [`CheckpointMeta`]: the architecture, the
+//! diffusion schedule with all its coefficients, the data normalisation, and
+//! the trainer's own configuration and progress (for `--resume`).
+//!
+//! This module is pure Rust (no libtorch) so that `export` can read
+//! checkpoints on any machine; the trainer uses the same definitions to
+//! write them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// The `__metadata__` key under which the JSON [`CheckpointMeta`] is stored.
+pub const META_KEY: &str = "ddaebm.checkpoint";
+/// The value of [`CheckpointMeta::format`].
+pub const FORMAT: &str = "ddaebm-checkpoint";
+/// The checkpoint format version this code writes and reads.
+pub const VERSION: u32 = 1;
+
+/// Errors reading or writing a checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not a safetensors file.
+    #[error("{path}: not a safetensors checkpoint ({detail}); pass the `checkpoint.safetensors` that `trainer fit` wrote")]
+    NotSafetensors {
+        /// The file.
+        path: String,
+        /// What the parser said.
+        detail: String,
+    },
+    /// The safetensors file has no DDAEBM metadata or it does not parse.
+    #[error("{path}: not a DDAEBM checkpoint ({detail}); pass the `checkpoint.safetensors` that `trainer fit` wrote")]
+    BadMeta {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The checkpoint was written by a format version this code does not know.
+    #[error("{path}: checkpoint format version {found}, this build reads version {VERSION}; use the matching version of the tools or retrain")]
+    Version {
+        /// The file.
+        path: String,
+        /// The version found.
+        found: u32,
+    },
+    /// A tensor is stored with a dtype other than F32.
+    #[error("{path}: tensor `{name}` is {dtype}, checkpoints hold F32 only")]
+    Dtype {
+        /// The file.
+        path: String,
+        /// The tensor.
+        name: String,
+        /// Its dtype.
+        dtype: String,
+    },
+}
+
+/// Which variance schedule the forward diffusion uses (ALGORITHM.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    /// var(s) = 1 − exp(−½ s² (β_max − β_min) − s β_min).
+    Vp,
+    /// var(s) = β_min (β_max / β_min)^s.
+    Geometric,
+}
+
+/// Network sizes: enough to rebuild every layer from the tensor names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Arch {
+    /// Data dimension D.
+    pub data_dim: usize,
+    /// Generator latent size.
+    pub nz: usize,
+    /// Dimension of the sinusoidal step embedding (16 in the reference).
+    pub t_emb_dim: usize,
+    /// Output widths of the x-encoder layers (reference: [16, 32]).
+    pub x_enc: Vec<usize>,
+    /// Output widths of the time-encoder layers (reference: [16, 32]).
+    pub t_enc: Vec<usize>,
+    /// Hidden widths of the trunk (reference: [300, 300]).
+    pub trunk: Vec<usize>,
+    /// Output width of the posterior encoder's trunk, before the μ / logvar heads.
+    pub encoder_out: usize,
+    /// Whether the generator and encoder have BatchNorm after their hidden
+    /// x-encoder and trunk layers (the energy network never has).
+    pub batchnorm: bool,
+    /// BatchNorm ε.
+    pub bn_eps: f64,
+}
+
+/// The diffusion schedule with every coefficient, computed in f64 by the trainer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleMeta {
+    /// vp or geometric.
+    pub kind: ScheduleKind,
+    /// β_min.
+    pub beta_min: f64,
+    /// β_max.
+    pub beta_max: f64,
+    /// T, the number of denoising steps.
+    pub steps: usize,
+    /// a_k = √(1 − β_k), k = 0..=T.
+    pub a: Vec<f64>,
+    /// σ_k = √β_k, k = 0..=T.
+    pub sigma: Vec<f64>,
+    /// ā_k, k = 0..=T.
+    pub a_bar: Vec<f64>,
+    /// σ̄_k, k = 0..=T.
+    pub sigma_bar: Vec<f64>,
+    /// Posterior coefficient of x̂0, t = 0..T−1.
+    pub coef1: Vec<f64>,
+    /// Posterior coefficient of x_{t+1}, t = 0..T−1.
+    pub coef2: Vec<f64>,
+    /// Posterior variance var_t, t = 0..T−1.
+    pub posterior_var: Vec<f64>,
+}
+
+/// Per-feature standardisation learned on the training data:
+/// x_model = (x_raw − mean) / std.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Normalisation {
+    /// Feature means.
+    pub mean: Vec<f64>,
+    /// Feature standard deviations (all > 0).
+    pub std: Vec<f64>,
+}
+
+impl Normalisation {
+    /// The identity normalisation (built-in data sets are used as generated).
+    pub fn identity(dim: usize) -> Self {
+        Normalisation { mean: vec![0.0; dim], std: vec![1.0; dim] }
+    }
+}
+
+/// Everything about a checkpoint except the tensors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Always [`VERSION`] when written by this code.
+    pub version: u32,
+    /// Network sizes.
+    pub arch: Arch,
+    /// Diffusion schedule and coefficients.
+    pub schedule: ScheduleMeta,
+    /// Data normalisation.
+    pub normalisation: Normalisation,
+    /// Name of the data set (a built-in name or the user's file).
+    pub dataset: String,
+    /// Number of completed training iterations.
+    pub iteration: u64,
+    /// The trainer's full configuration and resume state (opaque to export).
+    pub train: serde_json::Value,
+}
+
+/// A tensor held in host memory: shape and row-major f32 values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostTensor {
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Row-major values, `shape.iter().product()` of them.
+    pub data: Vec<f32>,
+}
+
+/// A loaded checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// Metadata.
+    pub meta: CheckpointMeta,
+    /// Tensors by name, sorted (so files are byte-for-byte reproducible).
+    pub tensors: BTreeMap<String, HostTensor>,
+}
+
+impl Checkpoint {
+    /// Serialises the checkpoint to safetensors bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let bytes: Vec<Vec<u8>> = self.tensors.values().map(|t| f32_le_bytes(&t.data)).collect();
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = self
+            .tensors
+            .iter()
+            .zip(&bytes)
+            .map(|((name, t), b)| {
+                let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, t.shape.clone(), b)
+                    .expect("HostTensor shape matches its data");
+                (name.clone(), view)
+            })
+            .collect();
+        let meta = serde_json::to_string(&self.meta).expect("metadata serialises");
+        let info = std::collections::HashMap::from([(META_KEY.to_string(), meta)]);
+        safetensors::serialize(views, Some(info)).expect("valid tensors serialise")
+    }
+
+    /// Writes the checkpoint atomically: to a temporary file in the same
+    /// folder, synced, then renamed over `path`. A crash at any moment
+    /// leaves either the old file or the new one, never a torn one.
+    pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
+        write_atomic(path, &self.to_bytes())
+    }
+
+    /// Reads a checkpoint written by [`Checkpoint::save`].
+    pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
+        let p = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: p.clone(), source })?;
+        Self::from_bytes(&bytes, &p)
+    }
+
+    /// Parses checkpoint bytes; `path` is only used in error messages.
+    pub fn from_bytes(bytes: &[u8], path: &str) -> Result<Checkpoint, CheckpointError> {
+        let st = safetensors::SafeTensors::deserialize(bytes)
+            .map_err(|e| CheckpointError::NotSafetensors { path: path.into(), detail: e.to_string() })?;
+        let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
+            .map_err(|e| CheckpointError::NotSafetensors { path: path.into(), detail: e.to_string() })?;
+        let json = header
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(META_KEY))
+            .ok_or_else(|| CheckpointError::BadMeta { path: path.into(), detail: format!("no `{META_KEY}` metadata") })?;
+        let probe: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| CheckpointError::BadMeta { path: path.into(), detail: e.to_string() })?;
+        if probe.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+            return Err(CheckpointError::BadMeta { path: path.into(), detail: format!("`format` is not `{FORMAT}`") });
+        }
+        let found = probe.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+        if found != VERSION {
+            return Err(CheckpointError::Version { path: path.into(), found });
+        }
+        let meta: CheckpointMeta = serde_json::from_value(probe)
+            .map_err(|e| CheckpointError::BadMeta { path: path.into(), detail: e.to_string() })?;
+        let mut tensors = BTreeMap::new();
+        for (name, view) in st.tensors() {
+            if view.dtype() != safetensors::Dtype::F32 {
+                return Err(CheckpointError::Dtype { path: path.into(), name, dtype: format!("{:?}", view.dtype()) });
+            }
+            let data = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            tensors.insert(name, HostTensor { shape: view.shape().to_vec(), data });
+        }
+        Ok(Checkpoint { meta, tensors })
+    }
+}
+
+/// Little-endian bytes of an f32 slice.
+pub fn f32_le_bytes(data: &[f32]) -> Vec<u8> {
+    data.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    use std::io::Write;
+    let p = path.display().to_string();
+    let io = |source| CheckpointError::Io { path: p.clone(), source };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}

@@ -1,0 +1,119 @@
+//! Numeric kernels: matrix–vector product and PReLU.
+//!
+//! Plain loops, written for clarity. All arithmetic is f32 with separate
+//! multiplies and adds (Rust never fuses them into FMAs on its own), in a
+//! fixed order, so results are bit-identical on every IEEE-754 target (host
+//! and Cortex-M4F alike).
+//!
+//! Tensor bytes come straight from the model file and are not guaranteed to
+//! be aligned, so elements are decoded from little-endian bytes one by one.
+
+use crate::format::Dtype;
+
+/// Decodes a little-endian f32 from a 4-byte chunk (NaN for any other length,
+/// which the callers' `chunks_exact(4)` rules out).
+#[inline]
+pub(crate) fn f32_le(bytes: &[u8]) -> f32 {
+    match *bytes {
+        [a, b, c, d] => f32::from_le_bytes([a, b, c, d]),
+        _ => f32::NAN,
+    }
+}
+
+/// Decodes a little-endian IEEE half from a 2-byte chunk into f32 (exact;
+/// NaN for any other length, which `chunks_exact(2)` rules out).
+#[inline]
+pub(crate) fn f16_le(bytes: &[u8]) -> f32 {
+    match *bytes {
+        [a, b] => half::f16::from_bits(u16::from_le_bytes([a, b])).to_f32(),
+        _ => f32::NAN,
+    }
+}
+
+/// The `i`-th f32 of a little-endian F32 tensor's bytes.
+#[inline]
+pub(crate) fn f32_at(bytes: &[u8], i: usize) -> Option<f32> {
+    bytes.chunks_exact(4).nth(i).map(f32_le)
+}
+
+/// `y = W x + b` for a row-major `W` of shape `[y.len(), x.len()]` stored as
+/// `dtype` bytes, and an F32 bias `b` of `y.len()` elements.
+///
+/// Accumulation order, for each output j: `acc = 0.0`, then
+/// `acc += W[j][i] * x[i]` for i = 0, 1, …, in−1, then `y[j] = acc + b[j]`.
+///
+/// The caller guarantees `weight.len() == y.len() * x.len() * dtype.size()`
+/// and `bias.len() == 4 * y.len()` (validated at load); with shorter inputs
+/// the loops stop early instead of panicking.
+pub(crate) fn matvec(weight: &[u8], dtype: Dtype, x: &[f32], bias: &[u8], y: &mut [f32]) {
+    let row_bytes = x.len().saturating_mul(dtype.size()).max(1);
+    let rows = y
+        .iter_mut()
+        .zip(weight.chunks_exact(row_bytes))
+        .zip(bias.chunks_exact(4));
+    match dtype {
+        Dtype::F32 => {
+            for ((yj, row), bj) in rows {
+                let mut acc = 0.0f32;
+                for (w, xi) in row.chunks_exact(4).zip(x) {
+                    acc += f32_le(w) * *xi;
+                }
+                *yj = acc + f32_le(bj);
+            }
+        }
+        Dtype::F16 => {
+            for ((yj, row), bj) in rows {
+                let mut acc = 0.0f32;
+                for (w, xi) in row.chunks_exact(2).zip(x) {
+                    acc += f16_le(w) * *xi;
+                }
+                *yj = acc + f32_le(bj);
+            }
+        }
+    }
+}
+
+/// PReLU in place: `y = if y >= 0 { y } else { slope * y }` (NaN stays NaN).
+pub(crate) fn prelu(y: &mut [f32], slope: f32) {
+    for v in y {
+        if *v < 0.0 {
+            *v *= slope;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matvec_f32_and_f16() {
+        // W = [[1, 2], [-3, 0.5]], b = [0.25, -1], x = [2, -4]
+        let w = [1.0f32, 2.0, -3.0, 0.5];
+        let mut wb = [0u8; 16];
+        for (c, v) in wb.chunks_exact_mut(4).zip(w) {
+            c.copy_from_slice(&v.to_le_bytes());
+        }
+        let mut wh = [0u8; 8];
+        for (c, v) in wh.chunks_exact_mut(2).zip(w) {
+            c.copy_from_slice(&half::f16::from_f32(v).to_bits().to_le_bytes());
+        }
+        let mut b = [0u8; 8];
+        for (c, v) in b.chunks_exact_mut(4).zip([0.25f32, -1.0]) {
+            c.copy_from_slice(&v.to_le_bytes());
+        }
+        let x = [2.0f32, -4.0];
+        let mut y = [0.0f32; 2];
+        matvec(&wb, Dtype::F32, &x, &b, &mut y);
+        assert_eq!(y, [2.0 - 8.0 + 0.25, -6.0 - 2.0 - 1.0]);
+        let mut y16 = [0.0f32; 2];
+        matvec(&wh, Dtype::F16, &x, &b, &mut y16);
+        assert_eq!(y16, y);
+        prelu(&mut y, 0.5);
+        assert_eq!(y, [-2.875, -4.5]);
+        let mut z = [0.0f32, -0.0, 3.0, f32::NAN];
+        prelu(&mut z, 0.1);
+        assert_eq!(z[..3], [0.0, -0.0, 3.0]);
+        assert!(z[3].is_nan());
+    }
+}

@@ -1,0 +1,109 @@
+//! `no_std`, allocation-free runtime for DDAEBM models (Denoising Diffusion
+//! Adversarial Energy-Based Models).
+//!
+//! It loads a model file (a safetensors file, format in
+//! `docs/model-format.md`) from a `&[u8]` — typically flash — without
+//! copying, and runs
+//!
+//! * energy scoring: [`Model::energy`] f(x, t) and [`Model::anomaly_score`]
+//!   −f(x, 0), in raw data units;
+//! * the few-step diffusion sampler: [`Model::sample`] (raw units out),
+//!   [`Model::denoise_step`] and [`Model::generate`] (normalised units).
+//!
+//! No call allocates: every call takes a `scratch: &mut [f32]` of at least
+//! [`Model::scratch_len`] values (computable at compile time with
+//! [`scratch_len_for`]). Nothing panics on bad input: a malformed file, a
+//! slice of the wrong length, a step out of range or a non-finite result all
+//! return an [`Error`] that says what to do.
+//!
+//! Arithmetic is plain f32 in a fixed order and the PRNG ([`Rng`]) uses
+//! pure-Rust `libm`, so a seed gives bit-identical samples on the host and
+//! on a Cortex-M4F.
+//!
+//! # Example
+//!
+//! A one-layer model with D = 1, nz = 1, T = 2, written by hand (real files
+//! come from the `export` tool):
+//!
+//! ```
+//! use ddaebm_runtime::{Model, Rng};
+//!
+//! # fn model_file() -> Vec<u8> {
+//! #     // (name, shape, f32 values); every tensor is F32.
+//! #     let tensors: [(&str, &[usize], &[f32]); 10] = [
+//! #         ("schedule.coef1", &[2], &[0.9, 0.5]),
+//! #         ("schedule.coef2", &[2], &[0.1, 0.4]),
+//! #         ("schedule.posterior_std", &[2], &[0.05, 0.2]),
+//! #         ("norm.mean", &[1], &[3.0]),
+//! #         ("norm.inv_std", &[1], &[0.5]),
+//! #         ("norm.std", &[1], &[2.0]),
+//! #         ("energy.0.weight", &[1, 1], &[-1.0]),
+//! #         ("energy.0.bias", &[1], &[0.0]),
+//! #         ("generator.0.weight", &[1, 2], &[0.5, 0.1]),
+//! #         ("generator.0.bias", &[2, 1], &[0.0, 0.1]),
+//! #     ];
+//! #     let mut json = String::from(
+//! #         r#"{"__metadata__":{"format":"ddaebm-model","format_version":"1","data_dim":"1","nz":"1","steps":"2","weight_dtype":"f32","energy_layers":"1","generator_layers":"1"}"#,
+//! #     );
+//! #     let mut data = Vec::new();
+//! #     for (name, shape, values) in tensors {
+//! #         let begin = data.len();
+//! #         for v in values { data.extend_from_slice(&v.to_le_bytes()); }
+//! #         json += &format!(r#","{name}":{{"dtype":"F32","shape":{shape:?},"data_offsets":[{begin},{}]}}"#, data.len());
+//! #     }
+//! #     json.push('}');
+//! #     let mut file = (json.len() as u64).to_le_bytes().to_vec();
+//! #     file.extend_from_slice(json.as_bytes());
+//! #     file.extend_from_slice(&data);
+//! #     file
+//! # }
+//! let bytes: Vec<u8> = model_file(); // on a device: a `&'static [u8]` in flash
+//! let model = Model::from_bytes(&bytes)?;
+//! assert_eq!((model.data_dim(), model.nz(), model.steps()), (1, 1, 2));
+//!
+//! let mut scratch = [0.0f32; 64];
+//! let scratch = &mut scratch[..model.scratch_len()];
+//!
+//! // Energy: normalised x = (5 - 3) * 0.5 = 1, f = -1 * 1 + 0.
+//! assert_eq!(model.energy(&[5.0], 0, scratch)?, -1.0);
+//! assert_eq!(model.anomaly_score(&[5.0], scratch)?, 1.0);
+//!
+//! // A sample in raw units; the same seed gives the same bits.
+//! let mut x = [0.0f32; 1];
+//! model.sample(&mut Rng::new(7), &mut x, scratch)?;
+//! let mut y = [0.0f32; 1];
+//! model.sample(&mut Rng::new(7), &mut y, scratch)?;
+//! assert_eq!(x[0].to_bits(), y[0].to_bits());
+//! # Ok::<(), ddaebm_runtime::Error>(())
+//! ```
+//!
+//! # Modules
+//!
+//! * [`error`]: the [`Error`] type;
+//! * `format`: the safetensors header reader ([`MAX_LAYERS`], [`TensorName`]);
+//! * `model`: loading and validation ([`Model::from_bytes`]), the network chain;
+//! * `kernels`: matrix–vector product (F32/F16 weights) and PReLU;
+//! * `schedule`: [`Model::coef1`], [`Model::coef2`], [`Model::posterior_std`];
+//! * `energy`: [`Model::energy`], [`Model::anomaly_score`];
+//! * `sampler`: [`Model::sample`], [`Model::denoise_step`], [`Model::generate`];
+//! * `rng`: [`Rng`], seeded xoshiro128++ with Marsaglia-polar normals.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod energy;
+pub mod error;
+mod format;
+mod kernels;
+mod model;
+mod rng;
+mod sampler;
+mod schedule;
+
+pub use error::Error;
+pub use format::{LayerParam, Net, TensorName, MAX_LAYERS};
+pub use model::{
+    scratch_len_for, Model, WeightDtype, FORMAT_VERSION, MAX_DATA_DIM, MAX_NZ, MAX_STEPS,
+};
+pub use rng::Rng;

@@ -1,0 +1,529 @@
+//! The loaded model: validation at load time and the network forward pass.
+//!
+//! [`Model::from_bytes`] checks everything the format document requires,
+//! once, and keeps borrowed byte slices into the file (no copy). After a
+//! successful load every tensor slice has exactly the length its shape
+//! implies, so the call-time code in [`energy`](crate::energy) and
+//! [`sampler`](crate::sampler) only has to check the caller's slices.
+
+use core::fmt;
+
+use crate::error::Error;
+use crate::format::{
+    parse_decimal, Dtype, Header, LayerParam, Net, RawTensor, TensorName, MAX_LAYERS,
+};
+use crate::kernels::{self, f32_le};
+
+/// The file format version this runtime reads (`__metadata__.format_version`).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Largest supported data dimension D (`data_dim`).
+pub const MAX_DATA_DIM: usize = 1024;
+
+/// Largest supported generator latent size (`nz`).
+pub const MAX_NZ: usize = 1024;
+
+/// Largest supported number of denoising steps T (`steps`).
+pub const MAX_STEPS: usize = 64;
+
+/// Number of `f32` of scratch a model needs, from its dimensions:
+/// `2 * max(data_dim + nz, max_width)`, where `max_width` is the largest
+/// layer output width of either network (the values of
+/// [`Model::data_dim`], [`Model::nz`] and [`Model::max_width`]).
+///
+/// Layout: two activation buffers of `W = max(data_dim + nz, max_width)`
+/// `f32` each, `scratch[0..W]` and `scratch[W..2W]`; the networks'
+/// layers read one and write the other in turn. The network input
+/// (normalised x for the energy, `concat(x_{t+1}, z)` for the generator) is
+/// written to the first. Only `scratch[0..2W]` is used when the slice is
+/// longer. Saturates instead of overflowing.
+///
+/// Being a `const fn`, it can size a buffer at compile time in firmware:
+///
+/// ```
+/// use ddaebm_runtime::scratch_len_for;
+/// // D = 2, nz = 2, hidden layers 300 wide.
+/// const SCRATCH_LEN: usize = scratch_len_for(2, 2, 300);
+/// let scratch = [0.0f32; SCRATCH_LEN];
+/// assert_eq!(scratch.len(), 600);
+/// ```
+pub const fn scratch_len_for(data_dim: usize, nz: usize, max_width: usize) -> usize {
+    let input = data_dim.saturating_add(nz);
+    let w = if input > max_width { input } else { max_width };
+    w.saturating_mul(2)
+}
+
+/// The element type of the weight matrices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum WeightDtype {
+    /// IEEE binary32.
+    F32,
+    /// IEEE binary16 (accumulation is still f32).
+    F16,
+}
+
+/// One layer `h ← act(W h + b[t])`, validated.
+#[derive(Clone, Copy)]
+pub(crate) struct Layer<'a> {
+    /// `[out_dim, in_dim]` row-major, `dtype` elements.
+    weight: &'a [u8],
+    dtype: Dtype,
+    in_dim: usize,
+    out_dim: usize,
+    /// F32, `[out_dim]` or `[T, out_dim]`.
+    bias: &'a [u8],
+    bias_per_step: bool,
+    /// The PReLU slope, if the layer has one.
+    prelu: Option<f32>,
+}
+
+impl Layer<'_> {
+    const EMPTY: Layer<'static> = Layer {
+        weight: &[],
+        dtype: Dtype::F32,
+        in_dim: 0,
+        out_dim: 0,
+        bias: &[],
+        bias_per_step: false,
+        prelu: None,
+    };
+
+    /// Applies the layer at step `t`: reads `src[..in_dim]`, writes `dst[..out_dim]`.
+    fn apply(&self, t: usize, src: &[f32], dst: &mut [f32]) -> Result<(), Error> {
+        let x = src.get(..self.in_dim).ok_or(Error::ScratchTooSmall {
+            needed: self.in_dim,
+            found: src.len(),
+        })?;
+        let found = dst.len();
+        let y = dst.get_mut(..self.out_dim).ok_or(Error::ScratchTooSmall {
+            needed: self.out_dim,
+            found,
+        })?;
+        let bias_bytes = self.out_dim.saturating_mul(4).max(1);
+        let bias = if self.bias_per_step {
+            self.bias
+                .chunks_exact(bias_bytes)
+                .nth(t)
+                .ok_or(Error::StepOutOfRange {
+                    t,
+                    steps: self.bias.len() / bias_bytes,
+                })?
+        } else {
+            self.bias
+        };
+        kernels::matvec(self.weight, self.dtype, x, bias, y);
+        if let Some(slope) = self.prelu {
+            kernels::prelu(y, slope);
+        }
+        Ok(())
+    }
+}
+
+/// A chain of up to [`MAX_LAYERS`] layers.
+#[derive(Clone, Copy)]
+pub(crate) struct Network<'a> {
+    layers: [Layer<'a>; MAX_LAYERS],
+    len: usize,
+}
+
+impl<'a> Network<'a> {
+    fn layers(&self) -> &[Layer<'a>] {
+        self.layers.get(..self.len).unwrap_or(&[])
+    }
+
+    /// Runs the chain at step `t` on the input in `a`, ping-ponging between
+    /// `a` and `b`; returns the output slice (in `a` or `b`).
+    pub(crate) fn forward<'s>(
+        &self,
+        t: usize,
+        a: &'s mut [f32],
+        b: &'s mut [f32],
+    ) -> Result<&'s [f32], Error> {
+        let mut in_a = true;
+        let mut out_len = 0;
+        for layer in self.layers() {
+            let (src, dst) = if in_a { (&*a, &mut *b) } else { (&*b, &mut *a) };
+            layer.apply(t, src, dst)?;
+            in_a = !in_a;
+            out_len = layer.out_dim;
+        }
+        let out: &'s [f32] = if in_a { a } else { b };
+        out.get(..out_len).ok_or(Error::ScratchTooSmall {
+            needed: out_len,
+            found: out.len(),
+        })
+    }
+}
+
+/// A DDAEBM model borrowed from a model file (docs/model-format.md).
+///
+/// Loading validates the whole file once; the model then runs energy
+/// scoring ([`energy`](Model::energy), [`anomaly_score`](Model::anomaly_score))
+/// and sampling ([`sample`](Model::sample), [`denoise_step`](Model::denoise_step),
+/// [`generate`](Model::generate)) without allocation, using a caller-provided
+/// scratch buffer of [`scratch_len`](Model::scratch_len) `f32`.
+#[derive(Clone, Copy)]
+pub struct Model<'a> {
+    pub(crate) data_dim: usize,
+    pub(crate) nz: usize,
+    pub(crate) steps: usize,
+    /// `max(data_dim + nz, widest layer output)`: one activation buffer.
+    pub(crate) buf_width: usize,
+    pub(crate) weight_dtype: WeightDtype,
+    /// F32 `[T]` each.
+    pub(crate) coef1: &'a [u8],
+    pub(crate) coef2: &'a [u8],
+    pub(crate) posterior_std: &'a [u8],
+    /// F32 `[D]` each.
+    pub(crate) mean: &'a [u8],
+    pub(crate) inv_std: &'a [u8],
+    pub(crate) std: &'a [u8],
+    pub(crate) energy_net: Network<'a>,
+    pub(crate) generator_net: Network<'a>,
+}
+
+impl fmt::Debug for Model<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Model")
+            .field("data_dim", &self.data_dim)
+            .field("nz", &self.nz)
+            .field("steps", &self.steps)
+            .field("weight_dtype", &self.weight_dtype)
+            .field("energy_layers", &self.energy_net.len)
+            .field("generator_layers", &self.generator_net.len)
+            .field("max_width", &self.max_width())
+            .finish()
+    }
+}
+
+/// Reads a required decimal metadata value in `lo..=hi`.
+fn meta_usize(
+    value: Option<&[u8]>,
+    key: &'static str,
+    lo: usize,
+    hi: usize,
+) -> Result<usize, Error> {
+    let value = value.ok_or(Error::MissingMetadata(key))?;
+    let n = parse_decimal(value).ok_or(Error::BadMetadata(key))?;
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    if (lo..=hi).contains(&n) {
+        Ok(n)
+    } else {
+        Err(Error::MetadataOutOfRange(key))
+    }
+}
+
+/// Reads a layer count: 0 is out of range, more than [`MAX_LAYERS`] is
+/// [`Error::TooManyLayers`].
+fn meta_layers(value: Option<&[u8]>, key: &'static str, net: Net) -> Result<usize, Error> {
+    let value = value.ok_or(Error::MissingMetadata(key))?;
+    let n = parse_decimal(value).ok_or(Error::BadMetadata(key))?;
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    match n {
+        0 => Err(Error::MetadataOutOfRange(key)),
+        n if n > MAX_LAYERS => Err(Error::TooManyLayers { net, found: n }),
+        n => Ok(n),
+    }
+}
+
+/// Whether a tensor has rank `rank` and first dimensions `dims`.
+fn has_shape(t: &RawTensor<'_>, rank: usize, dims: [usize; 2]) -> bool {
+    t.rank == rank
+        && t.dims
+            .iter()
+            .zip(dims)
+            .take(rank)
+            .all(|(&a, b)| a == b as u64)
+}
+
+/// Loads a required F32 vector tensor of `len` elements, all finite.
+fn vector<'a>(header: &Header<'a>, name: TensorName, len: usize) -> Result<&'a [u8], Error> {
+    let t = header.tensor(name)?.ok_or(Error::MissingTensor(name))?;
+    if t.dtype != Dtype::F32 {
+        return Err(Error::WrongDtype(name));
+    }
+    if !has_shape(&t, 1, [len, 0]) {
+        return Err(Error::ShapeMismatch(name));
+    }
+    if !t.bytes.chunks_exact(4).map(f32_le).all(f32::is_finite) {
+        return Err(Error::NonFiniteParameter(name));
+    }
+    Ok(t.bytes)
+}
+
+/// Loads and chains the layers of `net`.
+fn network<'a>(
+    header: &Header<'a>,
+    net: Net,
+    len: usize,
+    in_dim: usize,
+    out_dim: usize,
+    steps: usize,
+) -> Result<Network<'a>, Error> {
+    let mut network = Network {
+        layers: [Layer::EMPTY; MAX_LAYERS],
+        len: 0,
+    };
+    let name = |index: usize, param| TensorName::Layer {
+        net,
+        index: index as u32,
+        param,
+    };
+    // Layer tensors beyond the declared count (first, so that a wrong
+    // count is reported as such rather than as a shape error).
+    for index in len..MAX_LAYERS {
+        for param in [LayerParam::Weight, LayerParam::Bias, LayerParam::Prelu] {
+            if header.has(name(index, param)) {
+                return Err(Error::UnexpectedTensor(name(index, param)));
+            }
+        }
+    }
+    let mut width = in_dim;
+    for (i, slot) in network.layers.iter_mut().take(len).enumerate() {
+        let name = |param| name(i, param);
+        let last = i + 1 == len;
+
+        let w_name = name(LayerParam::Weight);
+        let w = header.tensor(w_name)?.ok_or(Error::MissingTensor(w_name))?;
+        let out = usize::try_from(w.dims[0]).map_err(|_| Error::ShapeMismatch(w_name))?;
+        let out_ok = if last { out == out_dim } else { out >= 1 };
+        if !out_ok || !has_shape(&w, 2, [out, width]) {
+            return Err(Error::ShapeMismatch(w_name));
+        }
+
+        let b_name = name(LayerParam::Bias);
+        let b = header.tensor(b_name)?.ok_or(Error::MissingTensor(b_name))?;
+        if b.dtype != Dtype::F32 {
+            return Err(Error::WrongDtype(b_name));
+        }
+        let bias_per_step = has_shape(&b, 2, [steps, out]);
+        if !bias_per_step && !has_shape(&b, 1, [out, 0]) {
+            return Err(Error::ShapeMismatch(b_name));
+        }
+
+        let p_name = name(LayerParam::Prelu);
+        let prelu = match header.tensor(p_name)? {
+            None => None,
+            Some(_) if last => return Err(Error::UnexpectedTensor(p_name)),
+            Some(p) if p.dtype != Dtype::F32 => return Err(Error::WrongDtype(p_name)),
+            Some(p) if !has_shape(&p, 1, [1, 0]) => return Err(Error::ShapeMismatch(p_name)),
+            Some(p) => Some(f32_le(p.bytes)),
+        };
+
+        *slot = Layer {
+            weight: w.bytes,
+            dtype: w.dtype,
+            in_dim: width,
+            out_dim: out,
+            bias: b.bytes,
+            bias_per_step,
+            prelu,
+        };
+        network.len = i + 1;
+        width = out;
+    }
+    Ok(network)
+}
+
+impl<'a> Model<'a> {
+    /// Loads a model from the bytes of a model file, without copying.
+    ///
+    /// Validates the container, the header JSON, the metadata (format,
+    /// version, ranges: `data_dim` 1..=1024, `nz` 0..=1024, `steps` 1..=64,
+    /// layer counts 1..=[`MAX_LAYERS`]), every tensor's dtype, byte range
+    /// and shape, that the layers chain, and that the schedule and
+    /// normalisation are finite with `posterior_std >= 0` and
+    /// `inv_std != 0`. Weight, bias and PReLU values are not checked: a
+    /// non-finite weight shows up as [`Error::NonFiniteOutput`] at call time.
+    /// The bytes need no particular alignment.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Model<'a>, Error> {
+        let header = Header::parse(bytes)?;
+        let meta = header.meta;
+        if !header.has_metadata || meta.format != Some(b"ddaebm-model".as_slice()) {
+            return Err(Error::NotDdaebmModel);
+        }
+        let version = meta
+            .format_version
+            .ok_or(Error::MissingMetadata("format_version"))?;
+        let version = parse_decimal(version).ok_or(Error::BadMetadata("format_version"))?;
+        if version != u64::from(FORMAT_VERSION) {
+            return Err(Error::UnsupportedVersion {
+                found: u32::try_from(version).unwrap_or(u32::MAX),
+            });
+        }
+        let data_dim = meta_usize(meta.data_dim, "data_dim", 1, MAX_DATA_DIM)?;
+        let nz = meta_usize(meta.nz, "nz", 0, MAX_NZ)?;
+        let steps = meta_usize(meta.steps, "steps", 1, MAX_STEPS)?;
+        match meta.weight_dtype {
+            None => return Err(Error::MissingMetadata("weight_dtype")),
+            Some(b"f32" | b"f16") => {}
+            Some(_) => return Err(Error::BadMetadata("weight_dtype")),
+        }
+        let energy_layers = meta_layers(meta.energy_layers, "energy_layers", Net::Energy)?;
+        let generator_layers =
+            meta_layers(meta.generator_layers, "generator_layers", Net::Generator)?;
+        if let Some(name) = header.stray {
+            return Err(Error::UnexpectedTensor(name));
+        }
+
+        let coef1 = vector(&header, TensorName::Coef1, steps)?;
+        let coef2 = vector(&header, TensorName::Coef2, steps)?;
+        let posterior_std = vector(&header, TensorName::PosteriorStd, steps)?;
+        if posterior_std.chunks_exact(4).map(f32_le).any(|s| s < 0.0) {
+            return Err(Error::InvalidParameter(TensorName::PosteriorStd));
+        }
+        let mean = vector(&header, TensorName::NormMean, data_dim)?;
+        let inv_std = vector(&header, TensorName::NormInvStd, data_dim)?;
+        if inv_std.chunks_exact(4).map(f32_le).any(|s| s == 0.0) {
+            return Err(Error::InvalidParameter(TensorName::NormInvStd));
+        }
+        let std = vector(&header, TensorName::NormStd, data_dim)?;
+
+        let energy_net = network(&header, Net::Energy, energy_layers, data_dim, 1, steps)?;
+        let generator_net = network(
+            &header,
+            Net::Generator,
+            generator_layers,
+            data_dim + nz,
+            data_dim,
+            steps,
+        )?;
+
+        let layers = energy_net.layers().iter().chain(generator_net.layers());
+        let buf_width = layers.clone().fold(data_dim + nz, |w, l| w.max(l.out_dim));
+        let weight_dtype = if layers.clone().any(|l| l.dtype == Dtype::F32) {
+            WeightDtype::F32
+        } else {
+            WeightDtype::F16
+        };
+        Ok(Model {
+            data_dim,
+            nz,
+            steps,
+            buf_width,
+            weight_dtype,
+            coef1,
+            coef2,
+            posterior_std,
+            mean,
+            inv_std,
+            std,
+            energy_net,
+            generator_net,
+        })
+    }
+
+    /// The data dimension D.
+    pub fn data_dim(&self) -> usize {
+        self.data_dim
+    }
+
+    /// The generator's latent size `nz` (may be 0).
+    pub fn nz(&self) -> usize {
+        self.nz
+    }
+
+    /// The number of denoising steps T; valid step indices are `0..T`.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// The widest weight type of the weight matrices: [`WeightDtype::F16`]
+    /// only if every weight matrix is F16. Each tensor's own dtype is used
+    /// for computing, so mixed files work.
+    pub fn weight_dtype(&self) -> WeightDtype {
+        self.weight_dtype
+    }
+
+    /// The largest layer output width of either network.
+    pub fn max_width(&self) -> usize {
+        self.energy_net
+            .layers()
+            .iter()
+            .chain(self.generator_net.layers())
+            .fold(0, |w, l| w.max(l.out_dim))
+    }
+
+    /// The number of `f32` the `scratch` argument of every call must hold
+    /// (at least): `scratch_len_for(data_dim, nz, max_width)`; see
+    /// [`scratch_len_for`] for the layout.
+    pub fn scratch_len(&self) -> usize {
+        self.buf_width.saturating_mul(2)
+    }
+
+    /// Converts raw data to model units: `out[i] = (raw[i] − mean[i]) · inv_std[i]`
+    /// (f32, in that order).
+    pub fn normalise(&self, raw: &[f32], out: &mut [f32]) -> Result<(), Error> {
+        self.check_len("raw", raw.len(), self.data_dim)?;
+        self.check_len("out", out.len(), self.data_dim)?;
+        self.normalise_into(raw, out);
+        Ok(())
+    }
+
+    /// Converts model units to raw data: `out[i] = x[i] · std[i] + mean[i]`
+    /// (f32, in that order).
+    pub fn denormalise(&self, x: &[f32], out: &mut [f32]) -> Result<(), Error> {
+        self.check_len("x", x.len(), self.data_dim)?;
+        self.check_len("out", out.len(), self.data_dim)?;
+        let params = self.std.chunks_exact(4).zip(self.mean.chunks_exact(4));
+        for ((o, &xi), (s, m)) in out.iter_mut().zip(x).zip(params) {
+            *o = xi * f32_le(s) + f32_le(m);
+        }
+        Ok(())
+    }
+
+    /// `out[i] = (raw[i] − mean[i]) · inv_std[i]` over the common length.
+    pub(crate) fn normalise_into(&self, raw: &[f32], out: &mut [f32]) {
+        let params = self.mean.chunks_exact(4).zip(self.inv_std.chunks_exact(4));
+        for ((o, &xi), (m, s)) in out.iter_mut().zip(raw).zip(params) {
+            *o = (xi - f32_le(m)) * f32_le(s);
+        }
+    }
+
+    /// `DimensionMismatch` unless `found == expected`.
+    pub(crate) fn check_len(
+        &self,
+        argument: &'static str,
+        found: usize,
+        expected: usize,
+    ) -> Result<(), Error> {
+        if found == expected {
+            Ok(())
+        } else {
+            Err(Error::DimensionMismatch {
+                argument,
+                expected,
+                found,
+            })
+        }
+    }
+
+    /// `StepOutOfRange` unless `t < T`.
+    pub(crate) fn check_step(&self, t: usize) -> Result<(), Error> {
+        if t < self.steps {
+            Ok(())
+        } else {
+            Err(Error::StepOutOfRange {
+                t,
+                steps: self.steps,
+            })
+        }
+    }
+
+    /// Splits `scratch` into the two activation buffers of `buf_width` each.
+    pub(crate) fn split_scratch<'s>(
+        &self,
+        scratch: &'s mut [f32],
+    ) -> Result<(&'s mut [f32], &'s mut [f32]), Error> {
+        let too_small = Error::ScratchTooSmall {
+            needed: self.scratch_len(),
+            found: scratch.len(),
+        };
+        let (a, rest) = scratch
+            .split_at_mut_checked(self.buf_width)
+            .ok_or(too_small)?;
+        let b = rest.get_mut(..self.buf_width).ok_or(too_small)?;
+        Ok((a, b))
+    }
+}

@@ -1,0 +1,280 @@
+//! Test helper: writes DDAEBM model files (safetensors) by hand, and a
+//! plain f64 reference forward pass.
+#![allow(dead_code)]
+
+use ddaebm_runtime::Rng;
+
+/// Storage type of the weight matrices.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Wt {
+    F32,
+    F16,
+}
+
+/// One layer: `h ← prelu?(W h + b[t])`.
+#[derive(Clone, Debug)]
+pub struct LayerSpec {
+    pub out: usize,
+    pub inp: usize,
+    /// Row-major [out, inp].
+    pub w: Vec<f32>,
+    /// [out] or, if `per_step`, [T, out].
+    pub b: Vec<f32>,
+    pub per_step: bool,
+    pub prelu: Option<f32>,
+}
+
+/// A whole model.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub d: usize,
+    pub nz: usize,
+    pub steps: usize,
+    pub coef1: Vec<f32>,
+    pub coef2: Vec<f32>,
+    pub post_std: Vec<f32>,
+    pub mean: Vec<f32>,
+    pub inv_std: Vec<f32>,
+    pub std: Vec<f32>,
+    pub energy: Vec<LayerSpec>,
+    pub generator: Vec<LayerSpec>,
+}
+
+/// One tensor as it will be written.
+#[derive(Clone, Debug)]
+pub struct Tensor {
+    pub name: String,
+    pub dtype: String,
+    pub shape: Vec<u64>,
+    pub data: Vec<u8>,
+    /// Override for `data_offsets` (default: where the data is written).
+    pub offsets: Option<Vec<u64>>,
+}
+
+pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub fn f16_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter()
+        .flat_map(|x| half::f16::from_f32(*x).to_bits().to_le_bytes())
+        .collect()
+}
+
+pub fn round_f16(x: f32) -> f32 {
+    half::f16::from_f32(x).to_f32()
+}
+
+fn f32_tensor(name: &str, shape: &[usize], v: &[f32]) -> Tensor {
+    Tensor {
+        name: name.into(),
+        dtype: "F32".into(),
+        shape: shape.iter().map(|&s| s as u64).collect(),
+        data: f32_bytes(v),
+        offsets: None,
+    }
+}
+
+impl Spec {
+    pub fn metadata(&self, wt: Wt) -> Vec<(String, String)> {
+        let s = |k: &str, v: String| (k.to_string(), v);
+        vec![
+            s("format", "ddaebm-model".into()),
+            s("format_version", "1".into()),
+            s("data_dim", self.d.to_string()),
+            s("nz", self.nz.to_string()),
+            s("steps", self.steps.to_string()),
+            s(
+                "weight_dtype",
+                if wt == Wt::F16 { "f16" } else { "f32" }.into(),
+            ),
+            s("energy_layers", self.energy.len().to_string()),
+            s("generator_layers", self.generator.len().to_string()),
+            s("schedule", "vp".into()),
+        ]
+    }
+
+    pub fn tensors(&self, wt: Wt) -> Vec<Tensor> {
+        let mut t = vec![
+            f32_tensor("schedule.coef1", &[self.steps], &self.coef1),
+            f32_tensor("schedule.coef2", &[self.steps], &self.coef2),
+            f32_tensor("schedule.posterior_std", &[self.steps], &self.post_std),
+            f32_tensor("norm.mean", &[self.d], &self.mean),
+            f32_tensor("norm.inv_std", &[self.d], &self.inv_std),
+            f32_tensor("norm.std", &[self.d], &self.std),
+        ];
+        for (net, layers) in [("energy", &self.energy), ("generator", &self.generator)] {
+            for (i, l) in layers.iter().enumerate() {
+                t.push(Tensor {
+                    name: format!("{net}.{i}.weight"),
+                    dtype: if wt == Wt::F16 { "F16" } else { "F32" }.into(),
+                    shape: vec![l.out as u64, l.inp as u64],
+                    data: if wt == Wt::F16 {
+                        f16_bytes(&l.w)
+                    } else {
+                        f32_bytes(&l.w)
+                    },
+                    offsets: None,
+                });
+                let bshape: Vec<usize> = if l.per_step {
+                    vec![self.steps, l.out]
+                } else {
+                    vec![l.out]
+                };
+                t.push(f32_tensor(&format!("{net}.{i}.bias"), &bshape, &l.b));
+                if let Some(p) = l.prelu {
+                    t.push(f32_tensor(&format!("{net}.{i}.prelu"), &[1], &[p]));
+                }
+            }
+        }
+        t
+    }
+
+    pub fn build(&self, wt: Wt) -> Vec<u8> {
+        assemble(&self.metadata(wt), &self.tensors(wt), 8)
+    }
+}
+
+/// Header JSON for the given metadata and tensors; data offsets are
+/// consecutive unless overridden. Returns (json, data).
+pub fn header_and_data(meta: &[(String, String)], tensors: &[Tensor]) -> (String, Vec<u8>) {
+    let mut json = String::from("{\"__metadata__\":{");
+    let m: Vec<String> = meta
+        .iter()
+        .map(|(k, v)| format!("\"{k}\":\"{v}\""))
+        .collect();
+    json += &m.join(",");
+    json.push('}');
+    let mut data = Vec::new();
+    for t in tensors {
+        let begin = data.len() as u64;
+        data.extend_from_slice(&t.data);
+        let offsets = t.offsets.clone().unwrap_or(vec![begin, data.len() as u64]);
+        json += &format!(
+            ",\n  \"{}\": {{\"dtype\": \"{}\", \"shape\": {:?}, \"data_offsets\": {:?}}}",
+            t.name, t.dtype, t.shape, offsets
+        );
+    }
+    json.push('}');
+    (json, data)
+}
+
+/// A safetensors file: the header is padded with spaces so that the data
+/// starts at a multiple of `align` (1 = no padding).
+pub fn assemble(meta: &[(String, String)], tensors: &[Tensor], align: usize) -> Vec<u8> {
+    let (mut json, data) = header_and_data(meta, tensors);
+    while (8 + json.len()) % align != 0 {
+        json.push(' ');
+    }
+    raw(&json, &data)
+}
+
+/// A file from a literal header and data buffer.
+pub fn raw(json: &str, data: &[u8]) -> Vec<u8> {
+    let mut file = (json.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(json.as_bytes());
+    file.extend_from_slice(data);
+    file
+}
+
+fn uniform(rng: &mut Rng, lo: f32, hi: f32) -> f32 {
+    lo + (hi - lo) * rng.uniform()
+}
+
+fn layer(
+    rng: &mut Rng,
+    inp: usize,
+    out: usize,
+    steps: usize,
+    per_step: bool,
+    prelu: bool,
+) -> LayerSpec {
+    let scale = 1.0 / (inp as f32).sqrt();
+    LayerSpec {
+        out,
+        inp,
+        w: (0..out * inp)
+            .map(|_| uniform(rng, -1.5, 1.5) * scale)
+            .collect(),
+        b: (0..if per_step { steps * out } else { out })
+            .map(|_| uniform(rng, -0.5, 0.5))
+            .collect(),
+        per_step,
+        prelu: prelu.then(|| uniform(rng, 0.05, 0.4)),
+    }
+}
+
+/// A random small model: D = 2, nz = 2, T = 3, hidden widths 5 and 7,
+/// per-step bias on the first layer, PReLU on hidden layers.
+pub fn random_spec(seed: u64) -> Spec {
+    random_spec_dims(seed, 2, 2, 3, &[5, 7])
+}
+
+pub fn random_spec_dims(seed: u64, d: usize, nz: usize, steps: usize, widths: &[usize]) -> Spec {
+    let mut rng = Rng::new(seed);
+    let net = |inp: usize, out_last: usize, rng: &mut Rng| {
+        let mut layers = Vec::new();
+        let mut w = inp;
+        for (i, &h) in widths.iter().enumerate() {
+            layers.push(layer(rng, w, h, steps, i == 0, true));
+            w = h;
+        }
+        layers.push(layer(rng, w, out_last, steps, false, false));
+        layers
+    };
+    let energy = net(d, 1, &mut rng);
+    let generator = net(d + nz, d, &mut rng);
+    let std: Vec<f32> = (0..d).map(|_| uniform(&mut rng, 0.5, 3.0)).collect();
+    Spec {
+        d,
+        nz,
+        steps,
+        coef1: (0..steps).map(|_| uniform(&mut rng, 0.2, 0.9)).collect(),
+        coef2: (0..steps).map(|_| uniform(&mut rng, 0.1, 0.8)).collect(),
+        post_std: (0..steps).map(|_| uniform(&mut rng, 0.0, 0.3)).collect(),
+        mean: (0..d).map(|_| uniform(&mut rng, -2.0, 2.0)).collect(),
+        inv_std: std.iter().map(|s| 1.0 / s).collect(),
+        std,
+        energy,
+        generator,
+    }
+}
+
+/// f64 forward pass of a layer chain at step `t`; weights rounded to f16
+/// first if `wt` is F16 (biases and slopes stay f32, as in the file).
+pub fn reference_forward(layers: &[LayerSpec], t: usize, x: &[f64], wt: Wt) -> Vec<f64> {
+    let mut h = x.to_vec();
+    for l in layers {
+        let bias = if l.per_step {
+            &l.b[t * l.out..(t + 1) * l.out]
+        } else {
+            &l.b[..]
+        };
+        let mut y = vec![0.0f64; l.out];
+        for j in 0..l.out {
+            let mut acc = 0.0f64;
+            for (&w, &hi) in l.w[j * l.inp..(j + 1) * l.inp].iter().zip(&h) {
+                let w = if wt == Wt::F16 { round_f16(w) } else { w };
+                acc += w as f64 * hi;
+            }
+            y[j] = acc + bias[j] as f64;
+            if let Some(p) = l.prelu {
+                if y[j] < 0.0 {
+                    y[j] *= p as f64;
+                }
+            }
+        }
+        h = y;
+    }
+    h
+}
+
+/// |a − b| ≤ tol · max(1, |b|): relative error, absolute below magnitude 1.
+pub fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * b.abs().max(1.0)
+}
+
+/// A scratch buffer of the size the model asks for.
+pub fn scratch_for(model: &ddaebm_runtime::Model<'_>) -> Vec<f32> {
+    vec![0.0; model.scratch_len()]
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The main job on the built-in default data: train DDAEBM on 25gaussians,
+# export the checkpoint (f32 and fp16), and run the fp16 model file on the
+# no_std runtime on the host (samples and anomaly scores).
+#
+#   ITERS=5000 OUT=runs/quickstart ./scripts/quickstart.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ITERS=${ITERS:-3000}
+OUT=${OUT:-runs/quickstart}
+
+./scripts/setup-libtorch.sh
+echo "== building (release; the first build compiles libtorch bindings, ~5 min)" >&2
+cargo build --release --quiet -p ddaebm-trainer -p ddaebm-export --bins
+cargo build --release --quiet -p ddaebm-runtime --example host_demo
+
+echo "== trainer fit: 25gaussians, $ITERS iterations -> $OUT" >&2
+./target/release/trainer fit --dataset 25gaussians --iters "$ITERS" --out "$OUT"
+
+echo "== export" >&2
+./target/release/export "$OUT/checkpoint.safetensors" --f32
+./target/release/export "$OUT/checkpoint.safetensors" --fp16
+
+echo "== runtime (no_std crate, on the host)" >&2
+./target/release/examples/host_demo "$OUT/model-f16.safetensors"
+
+echo
+echo "checkpoint: $OUT/checkpoint.safetensors"
+echo "model file: $OUT/model-f16.safetensors (and model-f32.safetensors)"

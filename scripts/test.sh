@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test: installs libtorch (cached outside the clone) and the
+# Cortex-M4F target, runs the workspace's tests, and checks that the
+# runtime builds for thumbv7em-none-eabihf with no allocator.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/setup-libtorch.sh
+rustup target list --installed | grep -qx thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
+
+echo "== runtime: no_std build for thumbv7em-none-eabihf (Cortex-M4F)" >&2
+cargo build --release -p ddaebm-runtime --target thumbv7em-none-eabihf
+cargo build --release -p ddaebm-runtime --target thumbv7em-none-eabihf --features defmt
+if grep -rnE '^\s*(extern crate alloc|use alloc::)' runtime/src; then
+  echo "runtime must not use alloc" >&2
+  exit 1
+fi
+
+echo "== tests" >&2
+cargo test --release --workspace

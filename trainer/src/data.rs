@@ -1,0 +1,234 @@
+//! Training data: the nine built-in 2-D sets of ALGORITHM.md §7, generated
+//! from a seed (every call draws fresh points, as the reference does).
+//!
+//! All samplers are deterministic functions of the RNG they are given; the
+//! trainer seeds one per iteration, so a run can resume at any iteration.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rand::Rng;
+use rand_distr::StandardNormal;
+
+/// A built-in 2-D data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toy {
+    /// 5 × 5 grid of Gaussians.
+    Gaussians25,
+    /// 8 Gaussians on a circle.
+    Gaussians8,
+    /// Swiss roll (x, z).
+    SwissRoll,
+    /// 5-armed pinwheel.
+    Pinwheel,
+    /// Two concentric circles.
+    Circles,
+    /// Two half-moons.
+    Moons,
+    /// Four concentric rings.
+    Rings,
+    /// Two interleaved spirals.
+    TwoSpirals,
+    /// 4 × 4 checkerboard.
+    Checkerboard,
+}
+
+/// All built-in sets, in the order of ALGORITHM.md §7.
+pub const ALL_TOYS: [Toy; 9] = [
+    Toy::Gaussians25,
+    Toy::Gaussians8,
+    Toy::SwissRoll,
+    Toy::Pinwheel,
+    Toy::Circles,
+    Toy::Moons,
+    Toy::Rings,
+    Toy::TwoSpirals,
+    Toy::Checkerboard,
+];
+
+impl Toy {
+    /// The set's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Toy::Gaussians25 => "25gaussians",
+            Toy::Gaussians8 => "8gaussians",
+            Toy::SwissRoll => "swissroll",
+            Toy::Pinwheel => "pinwheel",
+            Toy::Circles => "circles",
+            Toy::Moons => "moons",
+            Toy::Rings => "rings",
+            Toy::TwoSpirals => "2spirals",
+            Toy::Checkerboard => "checkerboard",
+        }
+    }
+
+    /// For the Gaussian mixtures: the centres and the per-axis σ, in data units.
+    pub fn mixture(self) -> Option<(Vec<[f64; 2]>, f64)> {
+        match self {
+            Toy::Gaussians25 => {
+                let s = 2.828;
+                let c = (-2..=2).flat_map(|i| (-2..=2).map(move |j| [2.0 * i as f64 / s, 2.0 * j as f64 / s])).collect();
+                Some((c, 0.1 / s))
+            }
+            Toy::Gaussians8 => {
+                let s = 1.414;
+                let c = (0..8)
+                    .map(|k| {
+                        let a = k as f64 * std::f64::consts::FRAC_PI_4;
+                        [4.0 * a.cos() / s, 4.0 * a.sin() / s]
+                    })
+                    .collect();
+                Some((c, 0.5 / s))
+            }
+            _ => None,
+        }
+    }
+
+    /// Draws `n` points, row-major [n, 2].
+    pub fn sample<R: Rng>(self, n: usize, rng: &mut R) -> Vec<f32> {
+        let mut out = Vec::with_capacity(2 * n);
+        for _ in 0..n {
+            let [x, y] = self.point(rng);
+            out.push(x as f32);
+            out.push(y as f32);
+        }
+        out
+    }
+
+    fn point<R: Rng>(self, rng: &mut R) -> [f64; 2] {
+        use std::f64::consts::PI;
+        let mut normal = || -> f64 { rng.sample(StandardNormal) };
+        match self {
+            Toy::Gaussians25 | Toy::Gaussians8 => {
+                let (centres, sigma) = self.mixture().expect("mixture set");
+                let (gx, gy) = (normal(), normal());
+                let c = centres[rng.gen_range(0..centres.len())];
+                [c[0] + sigma * gx, c[1] + sigma * gy]
+            }
+            Toy::SwissRoll => {
+                // sklearn make_swiss_roll(noise = 1.0): t = 1.5π(1 + 2u), (t cos t, 21 v, t sin t).
+                let t = 1.5 * PI * (1.0 + 2.0 * rng.gen::<f64>());
+                let (nx, nz) = (rng.sample::<f64, _>(StandardNormal), rng.sample::<f64, _>(StandardNormal));
+                [(t * t.cos() + nx) / 5.0, (t * t.sin() + nz) / 5.0]
+            }
+            Toy::Pinwheel => {
+                let (r, tg) = (0.3 * normal() + 1.0, 0.1 * normal());
+                let class = rng.gen_range(0..5) as f64;
+                let angle = class * 2.0 * PI / 5.0 + 0.25 * r.exp();
+                let (s, c) = angle.sin_cos();
+                // features · rotation, rotation = [[cos, −sin], [sin, cos]].
+                [2.0 * (r * c + tg * s), 2.0 * (-r * s + tg * c)]
+            }
+            Toy::Circles => {
+                let radius = if rng.gen::<bool>() { 1.0 } else { 0.5 };
+                let a = 2.0 * PI * rng.gen::<f64>();
+                let (nx, ny) = (rng.sample::<f64, _>(StandardNormal), rng.sample::<f64, _>(StandardNormal));
+                [3.0 * (radius * a.cos() + 0.08 * nx), 3.0 * (radius * a.sin() + 0.08 * ny)]
+            }
+            Toy::Moons => {
+                let a = PI * rng.gen::<f64>();
+                let (nx, ny) = (rng.sample::<f64, _>(StandardNormal), rng.sample::<f64, _>(StandardNormal));
+                let (x, y) = if rng.gen::<bool>() { (a.cos(), a.sin()) } else { (1.0 - a.cos(), 0.5 - a.sin()) };
+                [x + 0.1 * nx, y + 0.1 * ny]
+            }
+            Toy::Rings => {
+                let radius = [0.25, 0.5, 0.75, 1.0][rng.gen_range(0..4)];
+                let a = 2.0 * PI * rng.gen::<f64>();
+                let (nx, ny) = (rng.sample::<f64, _>(StandardNormal), rng.sample::<f64, _>(StandardNormal));
+                [3.0 * radius * a.cos() + 0.08 * nx, 3.0 * radius * a.sin() + 0.08 * ny]
+            }
+            Toy::TwoSpirals => {
+                let n = rng.gen::<f64>().sqrt() * 540.0 * 2.0 * PI / 360.0;
+                let dx = -n.cos() * n + 0.5 * rng.gen::<f64>();
+                let dy = n.sin() * n + 0.5 * rng.gen::<f64>();
+                let sign = if rng.gen::<bool>() { 1.0 } else { -1.0 };
+                let (nx, ny) = (rng.sample::<f64, _>(StandardNormal), rng.sample::<f64, _>(StandardNormal));
+                [sign * dx / 3.0 + 0.1 * nx, sign * dy / 3.0 + 0.1 * ny]
+            }
+            Toy::Checkerboard => {
+                let x1 = 4.0 * rng.gen::<f64>() - 2.0;
+                let x2 = rng.gen::<f64>() - 2.0 * rng.gen_range(0..2) as f64 + x1.floor().rem_euclid(2.0);
+                [2.0 * x1, 2.0 * x2]
+            }
+        }
+    }
+}
+
+impl fmt::Display for Toy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown data set name.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown data set `{0}`; built-in sets: 25gaussians, 8gaussians, swissroll, pinwheel, circles, moons, rings, 2spirals, checkerboard")]
+pub struct UnknownDataset(pub String);
+
+impl FromStr for Toy {
+    type Err = UnknownDataset;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ALL_TOYS.iter().copied().find(|t| t.name() == s).ok_or_else(|| UnknownDataset(s.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn names_round_trip() {
+        for t in ALL_TOYS {
+            assert_eq!(t.name().parse::<Toy>().unwrap(), t);
+        }
+        assert!("25gaussian".parse::<Toy>().is_err());
+    }
+
+    #[test]
+    fn same_seed_same_points() {
+        for t in ALL_TOYS {
+            let a = t.sample(100, &mut ChaCha8Rng::seed_from_u64(7));
+            let b = t.sample(100, &mut ChaCha8Rng::seed_from_u64(7));
+            let c = t.sample(100, &mut ChaCha8Rng::seed_from_u64(8));
+            assert_eq!(a, b);
+            assert_ne!(a, c);
+            assert!(a.iter().all(|v| v.is_finite()));
+        }
+    }
+
+    #[test]
+    fn gaussians25_points_sit_on_their_grid() {
+        let (centres, sigma) = Toy::Gaussians25.mixture().unwrap();
+        let pts = Toy::Gaussians25.sample(5000, &mut ChaCha8Rng::seed_from_u64(1));
+        let mut hits = vec![0usize; 25];
+        let mut within = 0;
+        for p in pts.chunks(2) {
+            let (k, d2) = centres
+                .iter()
+                .enumerate()
+                .map(|(k, c)| (k, (p[0] as f64 - c[0]).powi(2) + (p[1] as f64 - c[1]).powi(2)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap();
+            hits[k] += 1;
+            // 2-D: P(‖ε‖ ≤ 3σ) = 1 − e^{−4.5} ≈ 0.989.
+            if d2.sqrt() <= 3.0 * sigma {
+                within += 1;
+            }
+        }
+        assert!(hits.iter().all(|&h| h > 120 && h < 280), "{hits:?}");
+        let frac = within as f64 / 5000.0;
+        assert!((frac - 0.989).abs() < 0.01, "{frac}");
+    }
+
+    #[test]
+    fn checkerboard_alternates_cells() {
+        let pts = Toy::Checkerboard.sample(2000, &mut ChaCha8Rng::seed_from_u64(3));
+        for p in pts.chunks(2) {
+            let (cx, cy) = ((p[0] / 2.0).floor() as i64, (p[1] / 2.0).floor() as i64);
+            assert!((-2..2).contains(&cx) && (-2..2).contains(&cy));
+            assert_eq!((cx + cy).rem_euclid(2), 0, "point {p:?} in an empty cell");
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! The training loop: `trainer fit`.
+//!
+//! Each iteration draws its randomness from seeds derived from
+//! (`seed`, iteration) — the data batch from a ChaCha RNG, everything
+//! libtorch draws from its global generator re-seeded per iteration — so a
+//! run is a pure function of its configuration, and `--resume` continues it
+//! exactly from any checkpoint.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use ddaebm_export::checkpoint::{Arch, Checkpoint, CheckpointMeta, Normalisation, ScheduleKind, FORMAT, VERSION};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use crate::adam::Adam;
+use crate::data::Toy;
+use crate::diffusion::compute_schedule;
+use crate::losses::{energy_loss, generator_loss, Batch};
+use crate::metrics;
+use crate::model::Ddaebm;
+
+/// The whole training configuration (stored in every checkpoint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitConfig {
+    /// Built-in data set name.
+    pub dataset: String,
+    /// Total training iterations.
+    pub iters: u64,
+    /// Batch size.
+    pub batch_size: usize,
+    /// T, the number of denoising steps.
+    pub steps: usize,
+    /// Variance schedule.
+    pub schedule: ScheduleKind,
+    /// β_min.
+    pub beta_min: f64,
+    /// β_max.
+    pub beta_max: f64,
+    /// Seed of everything random.
+    pub seed: u64,
+    /// Generator latent size.
+    pub nz: usize,
+    /// Trunk hidden widths.
+    pub trunk: Vec<usize>,
+    /// BatchNorm in G and q_φ.
+    pub batchnorm: bool,
+    /// Learning rate of f.
+    pub lr_energy: f64,
+    /// Learning rate of G and q_φ.
+    pub lr_generator: f64,
+    /// Adam β1.
+    pub beta1: f64,
+    /// Adam β2.
+    pub beta2: f64,
+    /// R1 penalty weight γ.
+    pub r1_gamma: f64,
+    /// Write a checkpoint every this many iterations (0: only at the end).
+    pub checkpoint_every: u64,
+    /// Append a row to `log.csv` every this many iterations.
+    pub log_every: u64,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        FitConfig {
+            dataset: "25gaussians".into(),
+            iters: 5000,
+            batch_size: 200,
+            steps: 4,
+            schedule: ScheduleKind::Vp,
+            beta_min: 0.1,
+            beta_max: 20.0,
+            seed: 0,
+            nz: 2,
+            trunk: vec![300, 300],
+            batchnorm: true,
+            lr_energy: 1e-4,
+            lr_generator: 1e-4,
+            beta1: 0.0,
+            beta2: 0.9,
+            r1_gamma: 0.02,
+            checkpoint_every: 1000,
+            log_every: 50,
+        }
+    }
+}
+
+impl FitConfig {
+    /// The architecture this configuration builds.
+    pub fn arch(&self, data_dim: usize) -> Arch {
+        Arch {
+            data_dim,
+            nz: self.nz,
+            t_emb_dim: 16,
+            x_enc: vec![16, 32],
+            t_enc: vec![16, 32],
+            trunk: self.trunk.clone(),
+            encoder_out: 16,
+            batchnorm: self.batchnorm,
+            bn_eps: 1e-5,
+        }
+    }
+}
+
+/// The state kept in a checkpoint's `train` record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Configuration.
+    pub config: FitConfig,
+    /// Adam steps of the energy optimiser.
+    pub adam_energy_step: u64,
+    /// Adam steps of the generator optimiser.
+    pub adam_generator_step: u64,
+    /// Libtorch thread count used (results are reproducible for the same count).
+    pub threads: usize,
+}
+
+/// Where and how to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Run folder (checkpoint, log).
+    pub out: PathBuf,
+    /// Training device.
+    pub device: Device,
+    /// Libtorch intra-op threads.
+    pub threads: usize,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct FitReport {
+    /// Path of the final checkpoint.
+    pub checkpoint: PathBuf,
+    /// Iterations run in this call.
+    pub iters_run: u64,
+    /// Mean training speed of this call.
+    pub iters_per_sec: f64,
+    /// Last energy loss.
+    pub loss_energy: f64,
+    /// Last generator loss.
+    pub loss_generator: f64,
+}
+
+/// A 64-bit mix (SplitMix64 finaliser) for deriving per-iteration seeds.
+pub fn mix_seed(seed: u64, stream: u64) -> u64 {
+    let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0x632B_E59B_D9B4_E019);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The checkpoint file inside a run folder.
+pub fn checkpoint_path(out: &Path) -> PathBuf {
+    out.join("checkpoint.safetensors")
+}
+
+/// Parses `--device`: `auto` (CUDA when available), `cpu`, `cuda` or `cuda:N`.
+pub fn parse_device(s: &str) -> Result<Device> {
+    Ok(match s {
+        "auto" => Device::cuda_if_available(),
+        "cpu" => Device::Cpu,
+        "cuda" | "gpu" => {
+            if !tch::Cuda::is_available() {
+                bail!("--device cuda: no CUDA device is visible to libtorch; use --device cpu (or auto)");
+            }
+            Device::Cuda(0)
+        }
+        other => match other.strip_prefix("cuda:").and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) if n < tch::Cuda::device_count() as usize => Device::Cuda(n),
+            _ => bail!("--device {other}: expected auto, cpu, cuda or cuda:N with a visible device N"),
+        },
+    })
+}
+
+/// Trains from scratch (`resume = None`) or continues the run in `resume`
+/// until `config.iters` (for a resumed run, `config` comes from the
+/// checkpoint except `iters`).
+pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Result<FitReport> {
+    tch::set_num_threads(opts.threads as i32);
+    std::fs::create_dir_all(&opts.out).with_context(|| format!("cannot create run folder {}", opts.out.display()))?;
+
+    let (config, mut model, mut opt_e, mut opt_g, start) = match resume {
+        None => {
+            let schedule = compute_schedule(config.schedule, config.beta_min, config.beta_max, config.steps)?;
+            let model = Ddaebm::new(config.arch(2), schedule, opts.device, config.seed);
+            let (e, g) = optimisers(&model, &config);
+            (config, model, e, g, 0)
+        }
+        Some(dir) => {
+            let path = checkpoint_path(dir);
+            let ckpt = Checkpoint::load(&path)?;
+            let state: TrainState = serde_json::from_value(ckpt.meta.train.clone())
+                .with_context(|| format!("{}: no trainer state; was it written by `trainer fit`?", path.display()))?;
+            let mut cfg = state.config.clone();
+            cfg.iters = config.iters;
+            if state.threads != opts.threads {
+                eprintln!(
+                    "note: resuming with {} threads, the run used {}; results will differ in the last bits",
+                    opts.threads, state.threads
+                );
+            }
+            let model = Ddaebm::from_checkpoint(&ckpt, opts.device)?;
+            let (mut e, mut g) = optimisers(&model, &cfg);
+            e.load_state("adam.energy", &ckpt.tensors, state.adam_energy_step)?;
+            g.load_state("adam.generator", &ckpt.tensors, state.adam_generator_step)?;
+            (cfg, model, e, g, ckpt.meta.iteration)
+        }
+    };
+    let toy: Toy = config.dataset.parse()?;
+    if start >= config.iters {
+        bail!("the run is already at iteration {start}; pass --iters larger than that to continue");
+    }
+
+    let log_path = opts.out.join("log.csv");
+    let mut log = open_log(&log_path, start)?;
+    let bar = progress_bar(opts.progress, start, config.iters);
+    let t0 = Instant::now();
+    let (mut last_e, mut last_g) = (f64::NAN, f64::NAN);
+    for iter in start..config.iters {
+        let iter_seed = mix_seed(config.seed, iter + 1);
+        tch::manual_seed(iter_seed as i64);
+        let mut rng = ChaCha8Rng::seed_from_u64(iter_seed);
+        let x0 = Tensor::from_slice(&toy.sample(config.batch_size, &mut rng))
+            .view([config.batch_size as i64, 2])
+            .to_device(opts.device);
+        let t = Tensor::randint(config.steps as i64, [config.batch_size as i64], (Kind::Int64, opts.device));
+        let (x_t, x_t1) = model.diffusion.q_sample_pairs(&x0, &t);
+        let batch = Batch { t, x_t, x_t1 };
+
+        // Energy update.
+        let le = energy_loss(&model.energy, &model.generator, &model.diffusion, &batch, config.r1_gamma);
+        opt_e.zero_grad();
+        le.loss.backward();
+        opt_e.step();
+
+        // Generator + encoder update, f frozen.
+        model.energy_vs.freeze();
+        let lg = generator_loss(&model.energy, &model.generator, &model.encoder, &model.diffusion, &batch);
+        opt_g.zero_grad();
+        lg.loss.backward();
+        opt_g.step();
+        model.energy_vs.unfreeze();
+
+        let (e_val, g_val) = (le.loss.double_value(&[]), lg.loss.double_value(&[]));
+        if !e_val.is_finite() || !g_val.is_finite() {
+            bar.abandon();
+            bail!(
+                "training diverged at iteration {iter} (energy loss {e_val}, generator loss {g_val}); \
+                 the last good checkpoint is kept in {}. Try a smaller learning rate or a larger --r1-gamma",
+                opts.out.display()
+            );
+        }
+        (last_e, last_g) = (e_val, g_val);
+        let done = iter + 1;
+        if done % config.log_every == 0 || done == config.iters {
+            let its = (done - start) as f64 / t0.elapsed().as_secs_f64();
+            writeln!(
+                log,
+                "{done},{e_val:.6},{:.6},{:.6},{:.6},{g_val:.6},{:.6},{:.6},{:.6},{:.6},{its:.2}",
+                le.f_real, le.f_fake, le.r1, lg.e_f, lg.lat, lg.rec, lg.kl
+            )?;
+            bar.set_message(format!("L_E {e_val:+.3}  L_G {g_val:+.3}  E_F {:+.3}  rec {:+.3}", lg.e_f, lg.rec));
+        }
+        bar.inc(1);
+        if config.checkpoint_every > 0 && done % config.checkpoint_every == 0 && done != config.iters {
+            save(&model, &config, &opt_e, &opt_g, done, opts)?;
+            log.flush()?;
+        }
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    bar.finish();
+    let checkpoint = save(&model, &config, &opt_e, &opt_g, config.iters, opts)?;
+    log.flush()?;
+    Ok(FitReport {
+        checkpoint,
+        iters_run: config.iters - start,
+        iters_per_sec: (config.iters - start) as f64 / elapsed,
+        loss_energy: last_e,
+        loss_generator: last_g,
+    })
+}
+
+fn optimisers(model: &Ddaebm, c: &FitConfig) -> (Adam, Adam) {
+    let e = Adam::new(Ddaebm::parameters(&model.energy_vs), c.lr_energy, c.beta1, c.beta2);
+    let g = Adam::new(Ddaebm::parameters(&model.gen_vs), c.lr_generator, c.beta1, c.beta2);
+    (e, g)
+}
+
+fn open_log(path: &Path, start: u64) -> Result<std::io::BufWriter<std::fs::File>> {
+    const HEADER: &str = "iteration,loss_energy,f_real,f_fake,r1,loss_generator,e_f,l_lat,l_rec,l_kl,iters_per_sec";
+    let file = if start == 0 {
+        let mut f = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        writeln!(f, "{HEADER}")?;
+        f
+    } else {
+        // Resume: drop rows past the checkpoint (written after it by the interrupted run).
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let mut f = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        writeln!(f, "{HEADER}")?;
+        for line in old.lines().skip(1) {
+            match line.split(',').next().and_then(|s| s.parse::<u64>().ok()) {
+                Some(it) if it <= start => writeln!(f, "{line}")?,
+                _ => {}
+            }
+        }
+        f
+    };
+    Ok(std::io::BufWriter::new(file))
+}
+
+fn progress_bar(show: bool, start: u64, total: u64) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} it {per_sec} eta {eta} {msg}")
+            .expect("valid template"),
+    );
+    bar.set_position(start);
+    bar.reset_eta();
+    bar
+}
+
+/// Writes the run's checkpoint (atomically) and returns its path.
+pub fn save(model: &Ddaebm, config: &FitConfig, opt_e: &Adam, opt_g: &Adam, iteration: u64, opts: &RunOptions) -> Result<PathBuf> {
+    let mut tensors = model.to_host();
+    tensors.extend(opt_e.state("adam.energy"));
+    tensors.extend(opt_g.state("adam.generator"));
+    let state = TrainState {
+        config: config.clone(),
+        adam_energy_step: opt_e.step,
+        adam_generator_step: opt_g.step,
+        threads: opts.threads,
+    };
+    let meta = CheckpointMeta {
+        format: FORMAT.into(),
+        version: VERSION,
+        arch: model.arch.clone(),
+        schedule: model.schedule.clone(),
+        normalisation: Normalisation::identity(model.arch.data_dim),
+        dataset: config.dataset.clone(),
+        iteration,
+        train: serde_json::to_value(state)?,
+    };
+    let path = checkpoint_path(&opts.out);
+    Checkpoint { meta, tensors }.save(&path)?;
+    Ok(path)
+}
+
+/// Draws `n` samples with the T-step chain of ALGORITHM.md §3, in the
+/// model's (normalised) units, row-major [n, D]. `bn_train` selects batch
+/// statistics for BatchNorm (the reference's behaviour) instead of the
+/// running statistics that a deployed model uses.
+pub fn sample(model: &Ddaebm, n: usize, seed: u64, bn_train: bool) -> Vec<f32> {
+    tch::manual_seed(seed as i64);
+    let d = model.arch.data_dim as i64;
+    let out = tch::no_grad(|| {
+        let mut x = Tensor::randn([n as i64, d], (Kind::Float, model.device));
+        for t in (0..model.schedule.steps).rev() {
+            let tt = Tensor::full([n as i64], t as i64, (Kind::Int64, model.device));
+            let z = model.generator.latent(n as i64, model.device);
+            let x0 = model.generator.forward_t(&x, &z, &tt, bn_train);
+            x = model.diffusion.posterior_sample(&x0, &x, &tt);
+        }
+        x
+    });
+    crate::model::to_host(&out).data
+}
+
+/// MMD² between `n` model samples and `n` fresh data points, and the
+/// data-vs-data noise floor (two independent data draws).
+pub fn mmd_report(model: &Ddaebm, toy: Toy, n: usize, seed: u64) -> (f64, f64) {
+    let s = sample(model, n, seed, false);
+    let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(seed, u64::MAX));
+    let d1 = toy.sample(n, &mut rng);
+    let d2 = toy.sample(n, &mut rng);
+    (metrics::mmd2(&s, &d1, 2), metrics::mmd2(&d2, &d1, 2))
+}

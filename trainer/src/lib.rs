@@ -1,0 +1,16 @@
+//! Host trainer for DDAEBM (Denoising Diffusion Adversarial Energy-Based
+//! Model, ICML 2024) on `tch` (libtorch), following `ALGORITHM.md`.
+//!
+//! Data flows one way: [`data`] → [`fit`] (using [`nets`], [`diffusion`],
+//! [`losses`], [`adam`]) → a checkpoint (`ddaebm_export::checkpoint`) →
+//! `export` → model file → `ddaebm-runtime`.
+#![deny(missing_docs)]
+
+pub mod adam;
+pub mod data;
+pub mod diffusion;
+pub mod fit;
+pub mod losses;
+pub mod metrics;
+pub mod model;
+pub mod nets;

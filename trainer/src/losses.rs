@@ -1,0 +1,116 @@
+//! The two losses of one DDAEBM training step (ALGORITHM.md §5).
+
+use tch::{Kind, Tensor};
+
+use crate::diffusion::Diffusion;
+use crate::nets::{EnergyNet, Generator, PosteriorEncoder};
+
+/// One batch of training pairs.
+pub struct Batch {
+    /// Step indices t ∈ {0..T−1}, [B] int64.
+    pub t: Tensor,
+    /// x_t, [B, D].
+    pub x_t: Tensor,
+    /// x_{t+1}, [B, D].
+    pub x_t1: Tensor,
+}
+
+/// The energy loss and its parts (scalars).
+pub struct EnergyLoss {
+    /// L_E, to minimise.
+    pub loss: Tensor,
+    /// mean f(x_t, t) on real pairs.
+    pub f_real: f64,
+    /// mean f(x'_t, t) on generated pairs.
+    pub f_fake: f64,
+    /// mean ‖∇_{x_t}[f + log N]‖² (before γ/2).
+    pub r1: f64,
+}
+
+/// L_E = mean(−f(x_t, t) + f(sg x'_t, t)) + γ/2 · mean ‖∇_{x_t}[f(x_t, t) + log N(x_{t+1}; a x_t, σ²)]‖².
+///
+/// The R1 penalty is on real pairs, on the conditional log-density, and
+/// needs a double backward (`create_graph`). With `r1_gamma == 0` it is skipped.
+pub fn energy_loss(e: &EnergyNet, g: &Generator, diff: &Diffusion, b: &Batch, r1_gamma: f64) -> EnergyLoss {
+    let x_t = b.x_t.detach().set_requires_grad(r1_gamma > 0.0);
+    let f_real = e.forward(&x_t, &b.t);
+    let r1 = if r1_gamma > 0.0 {
+        let logp = &f_real + diff.log_transition(&x_t, &b.x_t1, &b.t);
+        let grad = Tensor::run_backward(&[logp.sum(Kind::Float)], &[&x_t], true, true).remove(0);
+        grad.square().sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float)
+    } else {
+        Tensor::zeros([], (Kind::Float, x_t.device()))
+    };
+    let x_fake = tch::no_grad(|| {
+        let z = g.latent(b.t.size()[0], x_t.device());
+        let x0_hat = g.forward_t(&b.x_t1, &z, &b.t, true);
+        diff.posterior_sample(&x0_hat, &b.x_t1, &b.t)
+    });
+    let f_fake = e.forward(&x_fake, &b.t);
+    let loss = (f_fake.mean(Kind::Float) - f_real.mean(Kind::Float)) + &r1 * (r1_gamma / 2.0);
+    EnergyLoss {
+        f_real: f_real.mean(Kind::Float).double_value(&[]),
+        f_fake: f_fake.mean(Kind::Float).double_value(&[]),
+        r1: r1.double_value(&[]),
+        loss,
+    }
+}
+
+/// The generator + encoder loss and its four terms (scalars).
+pub struct GeneratorLoss {
+    /// L_G = −E_F + L_lat + L_rec + L_KL, to minimise.
+    pub loss: Tensor,
+    /// E_F.
+    pub e_f: f64,
+    /// L_lat (already weighted by 0.1).
+    pub lat: f64,
+    /// L_rec.
+    pub rec: f64,
+    /// L_KL.
+    pub kl: f64,
+}
+
+/// Weight of the latent-entropy term.
+pub const LATENT_WEIGHT: f64 = 0.1;
+
+/// NLL_diag(z; μ, lv) = ½ Σ lv + ½ Σ (z − μ)² / (exp(lv) + 1e-6), per example [B].
+fn nll_diag(z: &Tensor, mu: &Tensor, logvar: &Tensor) -> Tensor {
+    let quad = (z - mu).square() / (logvar.exp() + 1e-6);
+    (logvar + quad).sum_dim_intlist(1, false, Kind::Float) * 0.5
+}
+
+/// The generator loss; the energy network must be frozen by the caller
+/// (gradients flow through x'_t into G, not into f's parameters).
+pub fn generator_loss(e: &EnergyNet, g: &Generator, q: &PosteriorEncoder, diff: &Diffusion, b: &Batch) -> GeneratorLoss {
+    let n = b.t.size()[0];
+    let device = b.x_t.device();
+    let x_t = b.x_t.detach();
+    // Reverse KL: generated pairs towards high conditional density.
+    let z = g.latent(n, device);
+    let x0_hat = g.forward_t(&b.x_t1, &z, &b.t, true);
+    let x_fake = diff.posterior_sample(&x0_hat, &b.x_t1, &b.t);
+    let e_f = (e.forward(&x_fake, &b.t) + diff.log_transition(&x_fake, &b.x_t1, &b.t)).mean(Kind::Float);
+    // Entropy of the generator: variational bound through q_φ.
+    let (mu_f, lv_f) = q.forward(&x_fake, &b.x_t1, &b.t);
+    let lat = nll_diag(&z, &mu_f, &lv_f).mean(Kind::Float) * LATENT_WEIGHT;
+    // Forward KL: negative ELBO of the real x_t.
+    let (mu, lv) = q.forward(&x_t, &b.x_t1, &b.t);
+    let z_phi = &mu + (&lv * 0.5).exp() * mu.randn_like();
+    let x0_rec = g.forward_t(&b.x_t1, &z_phi, &b.t, true);
+    let (c1, c2) = diff.coefs(&b.t);
+    let mean = c1 * x0_rec + c2 * &b.x_t1;
+    let var = diff.recon_var(&b.t);
+    let log_n = ((&x_t - mean).square() / &var + (var * (2.0 * std::f64::consts::PI)).log())
+        .sum_dim_intlist(1, false, Kind::Float)
+        * -0.5;
+    let rec = log_n.mean(Kind::Float).neg();
+    let kl = ((&lv + 1.0 - mu.square() - lv.exp()).sum_dim_intlist(1, false, Kind::Float) * -0.5).mean(Kind::Float);
+    let loss = -&e_f + &lat + &rec + &kl;
+    GeneratorLoss {
+        e_f: e_f.double_value(&[]),
+        lat: lat.double_value(&[]),
+        rec: rec.double_value(&[]),
+        kl: kl.double_value(&[]),
+        loss,
+    }
+}

@@ -1,0 +1,121 @@
+//! The three DDAEBM networks together, with checkpoint (de)serialisation of
+//! their variables.
+
+use std::collections::BTreeMap;
+
+use ddaebm_export::checkpoint::{Arch, Checkpoint, HostTensor, ScheduleMeta};
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::diffusion::Diffusion;
+use crate::nets::{EnergyNet, Generator, PosteriorEncoder};
+
+/// Energy network, generator and posterior encoder, with their variable stores.
+pub struct Ddaebm {
+    /// Network sizes.
+    pub arch: Arch,
+    /// The schedule the networks were built for.
+    pub schedule: ScheduleMeta,
+    /// Training device.
+    pub device: Device,
+    /// Variables of f (names `energy.*`).
+    pub energy_vs: nn::VarStore,
+    /// Variables of G and q_φ (names `generator.*`, `encoder.*`); one optimiser.
+    pub gen_vs: nn::VarStore,
+    /// f_θ.
+    pub energy: EnergyNet,
+    /// G.
+    pub generator: Generator,
+    /// q_φ.
+    pub encoder: PosteriorEncoder,
+    /// Schedule tensors on `device`.
+    pub diffusion: Diffusion,
+}
+
+/// Errors restoring networks from a checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// A variable of the network is not in the checkpoint.
+    #[error("checkpoint has no tensor `{0}`; it was written for a different architecture")]
+    Missing(String),
+    /// A tensor has the wrong shape.
+    #[error("checkpoint tensor `{name}` has shape {found:?}, the network needs {expected:?}")]
+    Shape {
+        /// Tensor name.
+        name: String,
+        /// Shape in the network.
+        expected: Vec<i64>,
+        /// Shape in the checkpoint.
+        found: Vec<usize>,
+    },
+}
+
+impl Ddaebm {
+    /// Builds freshly initialised networks. Initialisation draws from
+    /// libtorch's global generator, seeded here with `seed`.
+    pub fn new(arch: Arch, schedule: ScheduleMeta, device: Device, seed: u64) -> Self {
+        tch::manual_seed(seed as i64);
+        let energy_vs = nn::VarStore::new(device);
+        let gen_vs = nn::VarStore::new(device);
+        let steps = schedule.steps;
+        let energy = EnergyNet::new(energy_vs.root() / "energy", &arch, steps);
+        let generator = Generator::new(gen_vs.root() / "generator", &arch, steps);
+        let encoder = PosteriorEncoder::new(gen_vs.root() / "encoder", &arch, steps);
+        let diffusion = Diffusion::new(&schedule, device);
+        Ddaebm { arch, schedule, device, energy_vs, gen_vs, energy, generator, encoder, diffusion }
+    }
+
+    /// All variables (parameters and BatchNorm statistics) by name, sorted.
+    pub fn variables(&self) -> BTreeMap<String, Tensor> {
+        let mut all: BTreeMap<String, Tensor> = self.energy_vs.variables().into_iter().collect();
+        all.extend(self.gen_vs.variables());
+        all
+    }
+
+    /// The trainable parameters of one store by name, sorted (BatchNorm
+    /// running statistics are buffers, not parameters).
+    pub fn parameters(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
+        let mut v: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Copies every variable to host tensors for a checkpoint.
+    pub fn to_host(&self) -> BTreeMap<String, HostTensor> {
+        self.variables().into_iter().map(|(name, t)| (name, to_host(&t))).collect()
+    }
+
+    /// Loads every variable from checkpoint tensors.
+    pub fn load_host(&mut self, tensors: &BTreeMap<String, HostTensor>) -> Result<(), RestoreError> {
+        for (name, mut var) in self.variables() {
+            let src = tensors.get(&name).ok_or_else(|| RestoreError::Missing(name.clone()))?;
+            copy_host(&mut var, src, &name)?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the networks of a checkpoint on `device`.
+    pub fn from_checkpoint(ckpt: &Checkpoint, device: Device) -> Result<Self, RestoreError> {
+        let mut m = Ddaebm::new(ckpt.meta.arch.clone(), ckpt.meta.schedule.clone(), device, 0);
+        m.load_host(&ckpt.tensors)?;
+        Ok(m)
+    }
+}
+
+/// A tensor's values on the host.
+pub fn to_host(t: &Tensor) -> HostTensor {
+    let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
+    let flat = t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous().view([-1]);
+    let data = Vec::<f32>::try_from(&flat).expect("f32 tensor converts");
+    HostTensor { shape, data }
+}
+
+/// Copies a host tensor into `var` in place, checking the shape.
+pub fn copy_host(var: &mut Tensor, src: &HostTensor, name: &str) -> Result<(), RestoreError> {
+    let expected = var.size();
+    if expected.iter().map(|&d| d as usize).collect::<Vec<_>>() != src.shape {
+        return Err(RestoreError::Shape { name: name.to_string(), expected, found: src.shape.clone() });
+    }
+    let t = Tensor::from_slice(&src.data).view(expected.as_slice()).to_device(var.device());
+    tch::no_grad(|| var.copy_(&t));
+    Ok(())
+}
