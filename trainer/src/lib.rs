@@ -14,3 +14,5 @@ pub mod losses;
 pub mod metrics;
 pub mod model;
 pub mod nets;
+pub mod plots;
+pub mod userdata;

@@ -55,6 +55,127 @@ pub fn mode_coverage(samples: &[f32], centres: &[[f64; 2]], sigma: f64, min_coun
     }
 }
 
+/// The centres of an `n × n` grid of equal cells over the box [lo, hi], as
+/// row-major 2-D points: point `j·n + i` is
+/// (lo₀ + (i + ½)·Δ₀, lo₁ + (j + ½)·Δ₁) with Δ = (hi − lo)/n, so rows run
+/// along x and row j = 0 is the bottom (y = lo₁) one. [`grid_nll`] and the
+/// heat maps of `plots::heatmaps` use this order.
+pub fn grid_centres(lo: [f64; 2], hi: [f64; 2], n: usize) -> Vec<f32> {
+    let d = [(hi[0] - lo[0]) / n as f64, (hi[1] - lo[1]) / n as f64];
+    let mut out = Vec::with_capacity(2 * n * n);
+    for j in 0..n {
+        for i in 0..n {
+            out.push((lo[0] + (i as f64 + 0.5) * d[0]) as f32);
+            out.push((lo[1] + (j as f64 + 0.5) * d[1]) as f32);
+        }
+    }
+    out
+}
+
+/// Average negative log-likelihood (nats) of the 2-D `points` (row-major)
+/// under the density p(x) = exp f(x) / Z, with f given by `log_density`
+/// (an unnormalised log-density) and Z computed numerically by the midpoint
+/// rule on the box [lo, hi]:
+///
+/// log Z = logsumexp_k f(c_k) + ln(Δ₀ Δ₁),  Δ = (hi − lo)/n,
+///
+/// over the n² cell centres c_k of [`grid_centres`]. The result is
+/// mean_p (log Z − f(p)). `log_density` is called exactly twice, once with
+/// all n² centres and once with all points, each a row-major batch of 2-D
+/// points, and must return one f per point (so a caller can batch it
+/// through libtorch and chunk it as it likes). Points outside the box are
+/// evaluated all the same; Z is the box integral only, so mass outside the
+/// box is ignored (the NLL is then the model's density restricted to, and
+/// renormalised on, the box; with a box that holds almost all of the
+/// model's mass this is the model's NLL).
+///
+/// # Panics
+/// If `n == 0`, the box is empty, or `log_density` returns the wrong count.
+pub fn grid_nll(log_density: impl Fn(&[f32]) -> Vec<f64>, points: &[f32], lo: [f64; 2], hi: [f64; 2], n: usize) -> f64 {
+    assert!(n > 0 && hi[0] > lo[0] && hi[1] > lo[1], "empty grid: n = {n}, box {lo:?}..{hi:?}");
+    let centres = grid_centres(lo, hi, n);
+    let f_grid = log_density(&centres);
+    assert_eq!(f_grid.len(), n * n, "log_density returned {} values for {} grid points", f_grid.len(), n * n);
+    let m = f_grid.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let log_z = m + f_grid.iter().map(|f| (f - m).exp()).sum::<f64>().ln() + ((hi[0] - lo[0]) * (hi[1] - lo[1]) / (n * n) as f64).ln();
+    let count = points.len() / 2;
+    let f_pts = log_density(&points[..2 * count]);
+    assert_eq!(f_pts.len(), count, "log_density returned {} values for {count} points", f_pts.len());
+    f_pts.iter().map(|f| log_z - f).sum::<f64>() / count as f64
+}
+
+/// Area under the ROC curve for anomaly scores: `labels[i]` is true for an
+/// anomaly (the positive class) and a higher score means more anomalous.
+/// Computed as the Mann–Whitney statistic: the fraction of (anomaly,
+/// normal) pairs in which the anomaly scores higher, ties counting ½.
+/// 1 is perfect, 0.5 chance, 0 perfectly reversed. NaN when either class
+/// is empty.
+///
+/// # Panics
+/// If the slices differ in length.
+pub fn auroc(scores: &[f64], labels: &[bool]) -> f64 {
+    assert_eq!(scores.len(), labels.len(), "scores and labels differ in length");
+    let pos = labels.iter().filter(|&&l| l).count();
+    let neg = labels.len() - pos;
+    if pos == 0 || neg == 0 {
+        return f64::NAN;
+    }
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    // Sum of the positives' (1-based, tie-averaged) ranks.
+    let mut rank_sum = 0.0;
+    let mut k = 0;
+    while k < idx.len() {
+        let mut e = k;
+        while e + 1 < idx.len() && scores[idx[e + 1]] == scores[idx[k]] {
+            e += 1;
+        }
+        let mid = (k + e) as f64 / 2.0 + 1.0;
+        rank_sum += mid * idx[k..=e].iter().filter(|&&i| labels[i]).count() as f64;
+        k = e + 1;
+    }
+    let u = rank_sum - (pos * (pos + 1)) as f64 / 2.0;
+    u / (pos as f64 * neg as f64)
+}
+
+/// Average precision, as scikit-learn's `average_precision_score`:
+/// Σₙ (Rₙ − Rₙ₋₁) Pₙ, where Pₙ and Rₙ are the precision and recall when
+/// everything scoring at least the n-th highest distinct score is flagged
+/// (labels and score direction as in [`auroc`]). It equals the fraction of
+/// anomalies when all scores tie. NaN when there is no anomaly.
+///
+/// # Panics
+/// If the slices differ in length.
+pub fn average_precision(scores: &[f64], labels: &[bool]) -> f64 {
+    assert_eq!(scores.len(), labels.len(), "scores and labels differ in length");
+    let pos = labels.iter().filter(|&&l| l).count();
+    if pos == 0 {
+        return f64::NAN;
+    }
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut fp, mut ap, mut last_recall) = (0usize, 0usize, 0.0, 0.0);
+    let mut k = 0;
+    while k < idx.len() {
+        let mut e = k;
+        while e + 1 < idx.len() && scores[idx[e + 1]] == scores[idx[k]] {
+            e += 1;
+        }
+        for &i in &idx[k..=e] {
+            if labels[i] {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+        }
+        let recall = tp as f64 / pos as f64;
+        ap += (recall - last_recall) * tp as f64 / (tp + fp) as f64;
+        last_recall = recall;
+        k = e + 1;
+    }
+    ap
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +208,67 @@ mod tests {
         assert_eq!(m.modes_covered, 1); // the second mode has 10 < 20
         assert_eq!(m.modes_total, 3);
         assert!((m.high_quality_pct - 40.0).abs() < 1e-9);
+    }
+
+    fn normal_points(n: usize, seed: u64) -> Vec<f32> {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, StandardNormal};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..2 * n).map(|_| StandardNormal.sample(&mut rng)).collect()
+    }
+
+    #[test]
+    fn grid_centres_order() {
+        let c = grid_centres([0.0, 10.0], [2.0, 14.0], 2);
+        assert_eq!(c, [0.5, 11.0, 1.5, 11.0, 0.5, 13.0, 1.5, 13.0]);
+    }
+
+    #[test]
+    fn grid_nll_of_standard_gaussian_is_its_entropy() {
+        let calls = std::cell::Cell::new(0);
+        let f = |x: &[f32]| {
+            calls.set(calls.get() + 1);
+            x.chunks_exact(2).map(|p| -0.5 * ((p[0] as f64).powi(2) + (p[1] as f64).powi(2))).collect()
+        };
+        let pts = normal_points(20_000, 3);
+        let nll = grid_nll(f, &pts, [-6.0, -6.0], [6.0, 6.0], 400);
+        let entropy = (2.0 * std::f64::consts::PI * std::f64::consts::E).ln();
+        assert!((nll - entropy).abs() < 0.02, "nll {nll} vs entropy {entropy}");
+        assert_eq!(calls.get(), 2);
+    }
+
+    #[test]
+    fn grid_nll_of_uniform_is_log_area_even_outside_the_box() {
+        let f = |x: &[f32]| vec![1.7; x.len() / 2];
+        let pts = [0.0f32, 1.0, 2.5, 0.5, 100.0, -3.0];
+        let nll = grid_nll(f, &pts, [-1.0, 0.0], [3.0, 2.0], 37);
+        assert!((nll - 8f64.ln()).abs() < 1e-9, "{nll}");
+    }
+
+    #[test]
+    fn auroc_known_answers() {
+        let l = [false, false, true, true];
+        assert_eq!(auroc(&[0.1, 0.2, 0.3, 0.4], &l), 1.0);
+        assert_eq!(auroc(&[0.4, 0.3, 0.2, 0.1], &l), 0.0);
+        assert_eq!(auroc(&[0.5; 4], &l), 0.5);
+        assert_eq!(auroc(&[0.1, 0.4, 0.35, 0.8], &l), 0.75);
+        // One tie between a positive and a negative: (1 + 1 + 1 + ½) / 4.
+        assert_eq!(auroc(&[0.1, 0.4, 0.4, 0.8], &l), 0.875);
+        assert!(auroc(&[0.1, 0.2], &[true, true]).is_nan());
+    }
+
+    #[test]
+    fn average_precision_known_answers() {
+        let l = [false, false, true, true];
+        // Descending: 0.8 (T): P 1, R ½; 0.4 (F): P ½, R ½; 0.35 (T): P ⅔, R 1.
+        // AP = ½·1 + 0·½ + ½·⅔ = 5/6.
+        let ap = average_precision(&[0.1, 0.4, 0.35, 0.8], &l);
+        assert!((ap - 5.0 / 6.0).abs() < 1e-12, "{ap}");
+        assert_eq!(average_precision(&[0.1, 0.2, 0.3, 0.4], &l), 1.0);
+        assert_eq!(average_precision(&[0.5; 4], &l), 0.5);
+        // Reversed: positives found last: R jumps ½ at P ⅓ and ½ at P ½.
+        let ap = average_precision(&[0.4, 0.3, 0.2, 0.1], &l);
+        assert!((ap - (0.5 / 3.0 + 0.25)).abs() < 1e-12, "{ap}");
+        assert!(average_precision(&[0.1], &[false]).is_nan());
     }
 }
