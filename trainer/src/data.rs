@@ -172,6 +172,91 @@ impl FromStr for Toy {
     }
 }
 
+/// Where training batches come from: a built-in set, or the user's table
+/// (standardised with statistics of its training split).
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A built-in 2-D set, drawn fresh every batch.
+    Toy(Toy),
+    /// The user's data.
+    Table(TableSource),
+}
+
+/// The user's data, split and standardised.
+#[derive(Debug, Clone)]
+pub struct TableSource {
+    /// The file it came from.
+    pub path: String,
+    /// Dimension (after windowing).
+    pub dim: usize,
+    /// Training rows, standardised, row-major.
+    pub train: Vec<f32>,
+    /// Held-out rows, standardised, row-major (may be empty).
+    pub holdout: Vec<f32>,
+    /// The standardisation learned on the training rows.
+    pub standardiser: crate::userdata::Standardiser,
+}
+
+impl Source {
+    /// Loads the user's file (`.csv` / `.npy`), optionally windows a series
+    /// into overlapping windows of `window` rows, splits off `holdout` of
+    /// the rows (seeded) and standardises with the training rows' statistics.
+    pub fn from_file(path: &std::path::Path, window: Option<usize>, holdout: f64, seed: u64) -> Result<Source, crate::userdata::DataError> {
+        use crate::userdata;
+        let mut table = userdata::load(path)?;
+        if let Some(len) = window {
+            table = userdata::windows_of(&table, len, 1, path)?;
+            userdata::validate(&table, path)?;
+        }
+        let (train, held) = if holdout > 0.0 { userdata::split(&table, holdout, seed) } else { (table.clone(), table.select(&[])) };
+        let standardiser = userdata::Standardiser::fit(&train);
+        let (mut tr, mut ho) = (train.data, held.data);
+        standardiser.apply(&mut tr);
+        standardiser.apply(&mut ho);
+        Ok(Source::Table(TableSource { path: path.display().to_string(), dim: table.dim, train: tr, holdout: ho, standardiser }))
+    }
+
+    /// Data dimension D.
+    pub fn dim(&self) -> usize {
+        match self {
+            Source::Toy(_) => 2,
+            Source::Table(t) => t.dim,
+        }
+    }
+
+    /// The name recorded in checkpoints.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Toy(t) => t.name().to_string(),
+            Source::Table(t) => t.path.clone(),
+        }
+    }
+
+    /// A batch of `n` points in model (standardised) units: fresh draws of
+    /// a built-in set, or rows drawn uniformly with replacement.
+    pub fn batch<R: Rng>(&self, n: usize, rng: &mut R) -> Vec<f32> {
+        match self {
+            Source::Toy(t) => t.sample(n, rng),
+            Source::Table(t) => {
+                let rows = t.train.len() / t.dim;
+                (0..n).flat_map(|_| {
+                    let i = rng.gen_range(0..rows);
+                    t.train[i * t.dim..(i + 1) * t.dim].iter().copied()
+                })
+                .collect()
+            }
+        }
+    }
+
+    /// The normalisation to store in checkpoints (x_model = (x_raw − mean) / std).
+    pub fn normalisation(&self) -> ddaebm_export::checkpoint::Normalisation {
+        match self {
+            Source::Toy(_) => ddaebm_export::checkpoint::Normalisation::identity(2),
+            Source::Table(t) => ddaebm_export::checkpoint::Normalisation { mean: t.standardiser.mean.clone(), std: t.standardiser.std.clone() },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,24 +11,33 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use ddaebm_export::checkpoint::{Arch, Checkpoint, CheckpointMeta, Normalisation, ScheduleKind, FORMAT, VERSION};
+use ddaebm_export::checkpoint::{Arch, Checkpoint, CheckpointMeta, ScheduleKind, FORMAT, VERSION};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::adam::Adam;
-use crate::data::Toy;
+use crate::data::{Source, Toy};
+use crate::eval::{self, EvalSizes};
 use crate::diffusion::compute_schedule;
 use crate::losses::{energy_loss, generator_loss, Batch};
-use crate::metrics;
 use crate::model::Ddaebm;
 
 /// The whole training configuration (stored in every checkpoint).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FitConfig {
-    /// Built-in data set name.
+    /// Built-in data set name (ignored when `data` is set).
     pub dataset: String,
+    /// The user's data file (`.csv` / `.npy`), instead of a built-in set.
+    #[serde(default)]
+    pub data: Option<String>,
+    /// Turn a series into overlapping windows of this many rows.
+    #[serde(default)]
+    pub window: Option<usize>,
+    /// Fraction of the user's rows held out for evaluation.
+    #[serde(default)]
+    pub holdout: f64,
     /// Total training iterations.
     pub iters: u64,
     /// Batch size.
@@ -63,12 +72,18 @@ pub struct FitConfig {
     pub checkpoint_every: u64,
     /// Append a row to `log.csv` every this many iterations.
     pub log_every: u64,
+    /// Evaluate (metrics.csv) and redraw the pictures every this many iterations (0: only at the end).
+    #[serde(default)]
+    pub eval_every: u64,
 }
 
 impl Default for FitConfig {
     fn default() -> Self {
         FitConfig {
             dataset: "25gaussians".into(),
+            data: None,
+            window: None,
+            holdout: 0.0,
             iters: 5000,
             batch_size: 200,
             steps: 4,
@@ -86,11 +101,20 @@ impl Default for FitConfig {
             r1_gamma: 0.02,
             checkpoint_every: 1000,
             log_every: 50,
+            eval_every: 0,
         }
     }
 }
 
 impl FitConfig {
+    /// The data source this configuration names.
+    pub fn source(&self) -> Result<Source> {
+        Ok(match &self.data {
+            Some(path) => Source::from_file(Path::new(path), self.window, self.holdout, self.seed)?,
+            None => Source::Toy(self.dataset.parse::<Toy>()?),
+        })
+    }
+
     /// The architecture this configuration builds.
     pub fn arch(&self, data_dim: usize) -> Arch {
         Arch {
@@ -189,7 +213,8 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
     let (config, mut model, mut opt_e, mut opt_g, start) = match resume {
         None => {
             let schedule = compute_schedule(config.schedule, config.beta_min, config.beta_max, config.steps)?;
-            let model = Ddaebm::new(config.arch(2), schedule, opts.device, config.seed);
+            let dim = config.source()?.dim();
+            let model = Ddaebm::new(config.arch(dim), schedule, opts.device, config.seed);
             let (e, g) = optimisers(&model, &config);
             (config, model, e, g, 0)
         }
@@ -213,11 +238,17 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
             (cfg, model, e, g, ckpt.meta.iteration)
         }
     };
-    let toy: Toy = config.dataset.parse()?;
+    let source = config.source()?;
+    if source.dim() != model.arch.data_dim {
+        bail!("the data has {} columns, the checkpoint's model {}", source.dim(), model.arch.data_dim);
+    }
     if start >= config.iters {
         bail!("the run is already at iteration {start}; pass --iters larger than that to continue");
     }
 
+    if start == 0 {
+        let _ = std::fs::remove_file(opts.out.join("metrics.csv"));
+    }
     let log_path = opts.out.join("log.csv");
     let mut log = open_log(&log_path, start)?;
     let bar = progress_bar(opts.progress, start, config.iters);
@@ -227,8 +258,8 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
         let iter_seed = mix_seed(config.seed, iter + 1);
         tch::manual_seed(iter_seed as i64);
         let mut rng = ChaCha8Rng::seed_from_u64(iter_seed);
-        let x0 = Tensor::from_slice(&toy.sample(config.batch_size, &mut rng))
-            .view([config.batch_size as i64, 2])
+        let x0 = Tensor::from_slice(&source.batch(config.batch_size, &mut rng))
+            .view([config.batch_size as i64, source.dim() as i64])
             .to_device(opts.device);
         let t = Tensor::randint(config.steps as i64, [config.batch_size as i64], (Kind::Int64, opts.device));
         let (x_t, x_t1) = model.diffusion.q_sample_pairs(&x0, &t);
@@ -270,14 +301,19 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
         }
         bar.inc(1);
         if config.checkpoint_every > 0 && done % config.checkpoint_every == 0 && done != config.iters {
-            save(&model, &config, &opt_e, &opt_g, done, opts)?;
+            save(&model, &source, &config, &opt_e, &opt_g, done, opts)?;
             log.flush()?;
+        }
+        if config.eval_every > 0 && done % config.eval_every == 0 && done != config.iters {
+            log.flush()?;
+            evaluate_and_plot(&model, &source, &config, done, opts)?;
         }
     }
     let elapsed = t0.elapsed().as_secs_f64();
     bar.finish();
-    let checkpoint = save(&model, &config, &opt_e, &opt_g, config.iters, opts)?;
+    let checkpoint = save(&model, &source, &config, &opt_e, &opt_g, config.iters, opts)?;
     log.flush()?;
+    evaluate_and_plot(&model, &source, &config, config.iters, opts)?;
     Ok(FitReport {
         checkpoint,
         iters_run: config.iters - start,
@@ -330,7 +366,7 @@ fn progress_bar(show: bool, start: u64, total: u64) -> indicatif::ProgressBar {
 }
 
 /// Writes the run's checkpoint (atomically) and returns its path.
-pub fn save(model: &Ddaebm, config: &FitConfig, opt_e: &Adam, opt_g: &Adam, iteration: u64, opts: &RunOptions) -> Result<PathBuf> {
+pub fn save(model: &Ddaebm, source: &Source, config: &FitConfig, opt_e: &Adam, opt_g: &Adam, iteration: u64, opts: &RunOptions) -> Result<PathBuf> {
     let mut tensors = model.to_host();
     tensors.extend(opt_e.state("adam.energy"));
     tensors.extend(opt_g.state("adam.generator"));
@@ -345,14 +381,45 @@ pub fn save(model: &Ddaebm, config: &FitConfig, opt_e: &Adam, opt_g: &Adam, iter
         version: VERSION,
         arch: model.arch.clone(),
         schedule: model.schedule.clone(),
-        normalisation: Normalisation::identity(model.arch.data_dim),
-        dataset: config.dataset.clone(),
+        normalisation: source.normalisation(),
+        dataset: source.name(),
         iteration,
         train: serde_json::to_value(state)?,
     };
     let path = checkpoint_path(&opts.out);
     Checkpoint { meta, tensors }.save(&path)?;
     Ok(path)
+}
+
+/// Appends a quick evaluation to `metrics.csv` and redraws the pictures
+/// (a failed picture is reported, not fatal: training results matter more).
+fn evaluate_and_plot(model: &Ddaebm, source: &Source, config: &FitConfig, iteration: u64, opts: &RunOptions) -> Result<()> {
+    let r = eval::evaluate(model, source, iteration, EvalSizes::QUICK, mix_seed(config.seed, iteration));
+    let path = opts.out.join("metrics.csv");
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    if text.is_empty() {
+        text.push_str("iteration,mmd2,mmd2_floor,modes_covered,high_quality_pct,nll\n");
+    }
+    // Keep rows up to this iteration (a resumed run rewrites the rest).
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| l.split(',').next().and_then(|v| v.parse::<u64>().ok()).map_or(true, |it| it < iteration))
+        .map(String::from)
+        .collect();
+    let opt = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.6}"));
+    lines.push(format!(
+        "{iteration},{:.6},{:.6},{},{},{}",
+        r.mmd2,
+        r.mmd2_floor,
+        r.modes_covered.map_or(String::new(), |m| m.to_string()),
+        opt(r.high_quality_pct),
+        opt(r.nll)
+    ));
+    ddaebm_export::checkpoint::write_atomic(&path, (lines.join("\n") + "\n").as_bytes())?;
+    if let Err(e) = eval::write_plots(model, source, &opts.out, config.seed) {
+        eprintln!("warning: could not draw the pictures: {e}");
+    }
+    Ok(())
 }
 
 /// Draws `n` samples with the T-step chain of ALGORITHM.md §3, in the
@@ -382,5 +449,5 @@ pub fn mmd_report(model: &Ddaebm, toy: Toy, n: usize, seed: u64) -> (f64, f64) {
     let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(seed, u64::MAX));
     let d1 = toy.sample(n, &mut rng);
     let d2 = toy.sample(n, &mut rng);
-    (metrics::mmd2(&s, &d1, 2), metrics::mmd2(&d2, &d1, 2))
+    (crate::metrics::mmd2(&s, &d1, 2), crate::metrics::mmd2(&d2, &d1, 2))
 }

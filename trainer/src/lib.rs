@@ -9,6 +9,7 @@
 pub mod adam;
 pub mod data;
 pub mod diffusion;
+pub mod eval;
 pub mod fit;
 pub mod losses;
 pub mod metrics;

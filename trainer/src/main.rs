@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use ddaebm_export::checkpoint::{Checkpoint, ScheduleKind};
-use ddaebm_trainer::data::Toy;
+use ddaebm_trainer::eval::{self, EvalSizes};
 use ddaebm_trainer::fit::{self, FitConfig, RunOptions};
 use ddaebm_trainer::model::Ddaebm;
 
@@ -21,7 +21,18 @@ struct Cli {
 enum Cmd {
     /// Train (or resume) a model; writes DIR/checkpoint.safetensors and DIR/log.csv.
     Fit(FitArgs),
-    /// Draw samples from a checkpoint with the T-step sampler and write them as CSV.
+    /// Evaluate a checkpoint: sample quality and density metrics (docs/quality.md), printed and written as JSON.
+    Eval {
+        /// A checkpoint written by `trainer fit`.
+        checkpoint: PathBuf,
+        /// JSON output (default: eval.json next to the checkpoint).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Seed of the sampler.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Draw samples from a checkpoint with the T-step sampler; writes CSV, or NumPy `.npy` if OUT ends in .npy.
     Sample {
         /// A checkpoint written by `trainer fit`.
         checkpoint: PathBuf,
@@ -31,7 +42,7 @@ enum Cmd {
         /// Seed of the sampler.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Output CSV file (one sample per row).
+        /// Output file: CSV (one sample per row) or `.npy` (float32, [n, D]).
         #[arg(long, default_value = "samples.csv")]
         out: PathBuf,
     },
@@ -42,6 +53,18 @@ struct FitArgs {
     /// Built-in data set: 25gaussians, 8gaussians, swissroll, pinwheel, circles, moons, rings, 2spirals, checkerboard.
     #[arg(long, default_value = "25gaussians")]
     dataset: String,
+    /// Train on your own data instead: a CSV (header optional, numeric columns) or `.npy` file.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// With --data: turn a series into overlapping windows of this many rows.
+    #[arg(long)]
+    window: Option<usize>,
+    /// With --data: fraction of rows held out for evaluation.
+    #[arg(long, default_value_t = 0.0)]
+    holdout: f64,
+    /// Evaluate and redraw the pictures every N iterations (0: only at the end).
+    #[arg(long, default_value_t = 1000)]
+    eval_every: u64,
     /// Training iterations (total, counting those of a resumed run).
     #[arg(long, default_value_t = FitConfig::default().iters)]
     iters: u64,
@@ -120,22 +143,58 @@ fn run_fit(a: FitArgs) -> Result<()> {
         batchnorm: !a.no_batchnorm,
         r1_gamma: a.r1_gamma,
         checkpoint_every: a.checkpoint_every,
+        eval_every: a.eval_every,
+        data: a.data.as_ref().map(|p| p.display().to_string()),
+        window: a.window,
+        holdout: a.holdout,
         ..FitConfig::default()
     };
-    config.dataset.parse::<Toy>()?;
+    if !(0.0..1.0).contains(&config.holdout) {
+        anyhow::bail!("--holdout must be in [0, 1), got {}", config.holdout);
+    }
+    if a.resume.is_none() {
+        config.source()?;
+    }
     let out = a.resume.clone().unwrap_or(a.out);
     let opts = RunOptions { out: out.clone(), device, threads: a.threads, progress: !a.quiet };
     eprintln!("trainer: {} on {:?}, {} thread(s), run folder {}", config.dataset, device, a.threads, out.display());
     let report = fit::fit(config, a.resume.as_deref(), &opts)?;
-    let ckpt = Checkpoint::load(&report.checkpoint)?;
-    let model = Ddaebm::from_checkpoint(&ckpt, device)?;
-    let toy: Toy = ckpt.meta.dataset.parse()?;
-    let (mmd, floor) = fit::mmd_report(&model, toy, 2000, 1);
     println!(
-        "trained {} iterations at {:.1} it/s; L_E {:+.4}, L_G {:+.4}; MMD² {:.5} (data-vs-data floor {:.5})",
-        report.iters_run, report.iters_per_sec, report.loss_energy, report.loss_generator, mmd, floor
+        "trained {} iterations at {:.1} it/s; L_E {:+.4}, L_G {:+.4}",
+        report.iters_run, report.iters_per_sec, report.loss_energy, report.loss_generator
     );
+    if let Ok(m) = std::fs::read_to_string(out.join("metrics.csv")) {
+        if let Some(last) = m.lines().last() {
+            println!("last evaluation (iteration,mmd2,mmd2_floor,modes_covered,high_quality_pct,nll): {last}");
+        }
+    }
     println!("checkpoint: {}", report.checkpoint.display());
+    println!("pictures:   {}/samples.png, density.png, curves.png", out.display());
+    Ok(())
+}
+
+fn run_eval(checkpoint: PathBuf, out: Option<PathBuf>, seed: u64) -> Result<()> {
+    let ckpt = Checkpoint::load(&checkpoint)?;
+    let model = Ddaebm::from_checkpoint(&ckpt, tch::Device::cuda_if_available())?;
+    let state: fit::TrainState = serde_json::from_value(ckpt.meta.train.clone())
+        .with_context(|| format!("{}: no trainer state", checkpoint.display()))?;
+    let source = state.config.source()?;
+    let r = eval::evaluate(&model, &source, ckpt.meta.iteration, EvalSizes::FULL, seed);
+    println!("iteration            {}", r.iteration);
+    println!("MMD²                 {:.6}  (data-vs-data floor {:.6}, ratio {:.2})", r.mmd2, r.mmd2_floor, r.mmd2 / r.mmd2_floor);
+    if let (Some(c), Some(t), Some(h)) = (r.modes_covered, r.modes_total, r.high_quality_pct) {
+        println!("modes covered        {c} / {t}");
+        println!("high-quality samples {h:.2} %");
+    }
+    if let Some(nll) = r.nll {
+        match r.true_entropy {
+            Some(h) => println!("energy NLL           {nll:.3} nats  (true entropy {h:.3})"),
+            None => println!("energy NLL           {nll:.3} nats"),
+        }
+    }
+    let out = out.unwrap_or_else(|| checkpoint.parent().map(PathBuf::from).unwrap_or_default().join("eval.json"));
+    std::fs::write(&out, serde_json::to_string_pretty(&r)?).with_context(|| format!("cannot write {}", out.display()))?;
+    println!("wrote {}", out.display());
     Ok(())
 }
 
@@ -145,22 +204,43 @@ fn run_sample(checkpoint: PathBuf, n: usize, seed: u64, out: PathBuf) -> Result<
     let s = fit::sample(&model, n, seed, false);
     let norm = &ckpt.meta.normalisation;
     let d = model.arch.data_dim;
-    let mut text = String::new();
-    for row in s.chunks(d) {
-        let cells: Vec<String> =
-            row.iter().enumerate().map(|(j, v)| format!("{}", *v as f64 * norm.std[j] + norm.mean[j])).collect();
-        text.push_str(&cells.join(","));
-        text.push('\n');
-    }
-    std::fs::write(&out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    let raw: Vec<f32> =
+        s.iter().enumerate().map(|(i, v)| (*v as f64 * norm.std[i % d] + norm.mean[i % d]) as f32).collect();
+    let bytes = if out.extension().is_some_and(|e| e == "npy") {
+        npy_f32(&raw, n, d)
+    } else {
+        let mut text = String::new();
+        for row in raw.chunks(d) {
+            let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+            text.push_str(&cells.join(","));
+            text.push('\n');
+        }
+        text.into_bytes()
+    };
+    std::fs::write(&out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
     println!("wrote {n} samples to {}", out.display());
     Ok(())
+}
+
+/// A NumPy v1.0 `.npy` file of little-endian f32, shape [n, d].
+fn npy_f32(data: &[f32], n: usize, d: usize) -> Vec<u8> {
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, {d}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data.iter().flat_map(|v| v.to_le_bytes()));
+    out
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Fit(a) => run_fit(a),
+        Cmd::Eval { checkpoint, out, seed } => run_eval(checkpoint, out, seed),
         Cmd::Sample { checkpoint, n, seed, out } => run_sample(checkpoint, n, seed, out),
     };
     match result {
