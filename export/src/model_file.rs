@@ -58,12 +58,24 @@ pub struct DeployModel {
 }
 
 impl DeployModel {
-    /// Folds a checkpoint into a deployable model.
+    /// Folds a checkpoint into a deployable model. When the run kept an
+    /// exponential moving average of the generator (`ema.generator.*`
+    /// tensors), the averaged weights are exported.
     pub fn from_checkpoint(ckpt: &Checkpoint) -> Result<Self, FoldError> {
         let m = &ckpt.meta;
         let d = m.arch.data_dim;
         let energy = fold_net(ckpt, "energy", d, 1)?;
-        let generator = fold_net(ckpt, "generator", d + m.arch.nz, d)?;
+        let generator = if ckpt.tensors.keys().any(|k| k.starts_with("ema.generator.")) {
+            let mut averaged = ckpt.clone();
+            for (k, v) in &ckpt.tensors {
+                if let Some(name) = k.strip_prefix("ema.") {
+                    averaged.tensors.insert(name.to_string(), v.clone());
+                }
+            }
+            fold_net(&averaged, "generator", d + m.arch.nz, d)?
+        } else {
+            fold_net(ckpt, "generator", d + m.arch.nz, d)?
+        };
         let s = &m.schedule;
         let kind = match s.kind {
             ScheduleKind::Vp => "vp",

@@ -34,13 +34,16 @@ pub struct EvalSizes {
     pub nll: usize,
     /// NLL grid size per axis (400).
     pub grid: usize,
+    /// Also sample with BatchNorm batch statistics. This updates the
+    /// running statistics, so only evaluations of a discarded model use it.
+    pub bn_compare: bool,
 }
 
 impl EvalSizes {
     /// The benchmark's sizes (docs/quality.md).
-    pub const FULL: EvalSizes = EvalSizes { mmd: 5000, modes: 10_000, nll: 10_000, grid: 400 };
+    pub const FULL: EvalSizes = EvalSizes { mmd: 5000, modes: 10_000, nll: 10_000, grid: 400, bn_compare: true };
     /// Smaller sizes for periodic evaluation during training.
-    pub const QUICK: EvalSizes = EvalSizes { mmd: 1000, modes: 10_000, nll: 5000, grid: 200 };
+    pub const QUICK: EvalSizes = EvalSizes { mmd: 1000, modes: 10_000, nll: 5000, grid: 200, bn_compare: false };
 }
 
 /// The metrics of one evaluation.
@@ -62,6 +65,10 @@ pub struct EvalReport {
     pub nll: Option<f64>,
     /// 25gaussians: the true entropy, the NLL floor.
     pub true_entropy: Option<f64>,
+    /// With BatchNorm: MMD² of samples drawn with batch statistics (the
+    /// reference's behaviour) instead of the running statistics a device uses.
+    #[serde(default)]
+    pub mmd2_bn_batch_stats: Option<f64>,
 }
 
 /// f(x, 0) for a row-major batch of points (model units), through libtorch.
@@ -124,6 +131,7 @@ pub fn evaluate(model: &Ddaebm, source: &Source, iteration: u64, sizes: EvalSize
         high_quality_pct: None,
         nll: None,
         true_entropy: None,
+        mmd2_bn_batch_stats: None,
     };
     if let Source::Toy(toy) = source {
         if let Some((centres, sigma)) = toy.mixture() {
@@ -140,6 +148,11 @@ pub fn evaluate(model: &Ddaebm, source: &Source, iteration: u64, sizes: EvalSize
         if *toy == Toy::Gaussians25 {
             report.true_entropy = Some(entropy_25gaussians());
         }
+    }
+    // Last: sampling in training mode updates BatchNorm's running statistics.
+    if sizes.bn_compare && model.arch.batchnorm {
+        let batch_stats = sample(model, sizes.mmd, seed, true);
+        report.mmd2_bn_batch_stats = Some(metrics::mmd2(&batch_stats, &a, d));
     }
     report
 }

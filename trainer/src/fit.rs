@@ -22,7 +22,7 @@ use crate::data::{Source, Toy};
 use crate::eval::{self, EvalSizes};
 use crate::diffusion::compute_schedule;
 use crate::losses::{energy_loss, generator_loss, Batch};
-use crate::model::Ddaebm;
+use crate::model::{Ddaebm, Ema};
 
 /// The whole training configuration (stored in every checkpoint).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +68,20 @@ pub struct FitConfig {
     pub beta2: f64,
     /// R1 penalty weight γ.
     pub r1_gamma: f64,
+    /// Lazy regularisation: apply the R1 penalty every this many iterations,
+    /// with weight γ · lazy_reg (so its average strength is unchanged).
+    #[serde(default = "one")]
+    pub lazy_reg: u64,
+    /// Exponential moving average of the generator's weights (0: off). The
+    /// EMA weights are what sampling, evaluation and `export` use.
+    #[serde(default)]
+    pub ema_decay: f64,
+    /// Cosine learning-rate decay from `lr_*` to `lr_min` over `iters`.
+    #[serde(default)]
+    pub cosine_lr: bool,
+    /// Final learning rate of the cosine decay.
+    #[serde(default = "lr_min")]
+    pub lr_min: f64,
     /// Write a checkpoint every this many iterations (0: only at the end).
     pub checkpoint_every: u64,
     /// Append a row to `log.csv` every this many iterations.
@@ -99,6 +113,10 @@ impl Default for FitConfig {
             beta1: 0.0,
             beta2: 0.9,
             r1_gamma: 0.02,
+            lazy_reg: 1,
+            ema_decay: 0.0,
+            cosine_lr: false,
+            lr_min: 1e-5,
             checkpoint_every: 1000,
             log_every: 50,
             eval_every: 0,
@@ -106,7 +124,25 @@ impl Default for FitConfig {
     }
 }
 
+fn one() -> u64 {
+    1
+}
+
+fn lr_min() -> f64 {
+    1e-5
+}
+
 impl FitConfig {
+    /// Learning-rate factor at iteration `iter`: 1, or the cosine decay
+    /// towards `lr_min / lr`.
+    pub fn lr_at(&self, base: f64, iter: u64) -> f64 {
+        if !self.cosine_lr {
+            return base;
+        }
+        let p = iter as f64 / self.iters.max(1) as f64;
+        self.lr_min + 0.5 * (base - self.lr_min) * (1.0 + (std::f64::consts::PI * p).cos())
+    }
+
     /// The data source this configuration names.
     pub fn source(&self) -> Result<Source> {
         Ok(match &self.data {
@@ -210,13 +246,14 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
     tch::set_num_threads(opts.threads as i32);
     std::fs::create_dir_all(&opts.out).with_context(|| format!("cannot create run folder {}", opts.out.display()))?;
 
-    let (config, mut model, mut opt_e, mut opt_g, start) = match resume {
+    let (config, mut model, mut opt_e, mut opt_g, mut ema, start) = match resume {
         None => {
             let schedule = compute_schedule(config.schedule, config.beta_min, config.beta_max, config.steps)?;
             let dim = config.source()?.dim();
             let model = Ddaebm::new(config.arch(dim), schedule, opts.device, config.seed);
             let (e, g) = optimisers(&model, &config);
-            (config, model, e, g, 0)
+            let ema = (config.ema_decay > 0.0).then(|| Ema::new(&model));
+            (config, model, e, g, ema, 0)
         }
         Some(dir) => {
             let path = checkpoint_path(dir);
@@ -231,11 +268,15 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
                     opts.threads, state.threads
                 );
             }
-            let model = Ddaebm::from_checkpoint(&ckpt, opts.device)?;
+            let model = Ddaebm::from_checkpoint_live(&ckpt, opts.device)?;
             let (mut e, mut g) = optimisers(&model, &cfg);
             e.load_state("adam.energy", &ckpt.tensors, state.adam_energy_step)?;
             g.load_state("adam.generator", &ckpt.tensors, state.adam_generator_step)?;
-            (cfg, model, e, g, ckpt.meta.iteration)
+            let mut ema = (cfg.ema_decay > 0.0).then(|| Ema::new(&model));
+            if let Some(ema) = &mut ema {
+                ema.load_state(&ckpt.tensors)?;
+            }
+            (cfg, model, e, g, ema, ckpt.meta.iteration)
         }
     };
     let source = config.source()?;
@@ -266,7 +307,11 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
         let batch = Batch { t, x_t, x_t1 };
 
         // Energy update.
-        let le = energy_loss(&model.energy, &model.generator, &model.diffusion, &batch, config.r1_gamma);
+        opt_e.lr = config.lr_at(config.lr_energy, iter);
+        opt_g.lr = config.lr_at(config.lr_generator, iter);
+        let lazy = config.lazy_reg.max(1);
+        let gamma = if iter % lazy == 0 { config.r1_gamma * lazy as f64 } else { 0.0 };
+        let le = energy_loss(&model.energy, &model.generator, &model.diffusion, &batch, gamma);
         opt_e.zero_grad();
         le.loss.backward();
         opt_e.step();
@@ -278,6 +323,9 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
         lg.loss.backward();
         opt_g.step();
         model.energy_vs.unfreeze();
+        if let Some(ema) = &mut ema {
+            ema.update(config.ema_decay);
+        }
 
         let (e_val, g_val) = (le.loss.double_value(&[]), lg.loss.double_value(&[]));
         if !e_val.is_finite() || !g_val.is_finite() {
@@ -301,19 +349,19 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
         }
         bar.inc(1);
         if config.checkpoint_every > 0 && done % config.checkpoint_every == 0 && done != config.iters {
-            save(&model, &source, &config, &opt_e, &opt_g, done, opts)?;
+            save(&model, &source, &config, &opt_e, &opt_g, ema.as_ref(), done, opts)?;
             log.flush()?;
         }
         if config.eval_every > 0 && done % config.eval_every == 0 && done != config.iters {
             log.flush()?;
-            evaluate_and_plot(&model, &source, &config, done, opts)?;
+            evaluate_and_plot(&model, ema.as_mut(), &source, &config, done, opts)?;
         }
     }
     let elapsed = t0.elapsed().as_secs_f64();
     bar.finish();
-    let checkpoint = save(&model, &source, &config, &opt_e, &opt_g, config.iters, opts)?;
+    let checkpoint = save(&model, &source, &config, &opt_e, &opt_g, ema.as_ref(), config.iters, opts)?;
     log.flush()?;
-    evaluate_and_plot(&model, &source, &config, config.iters, opts)?;
+    evaluate_and_plot(&model, ema.as_mut(), &source, &config, config.iters, opts)?;
     Ok(FitReport {
         checkpoint,
         iters_run: config.iters - start,
@@ -366,10 +414,23 @@ fn progress_bar(show: bool, start: u64, total: u64) -> indicatif::ProgressBar {
 }
 
 /// Writes the run's checkpoint (atomically) and returns its path.
-pub fn save(model: &Ddaebm, source: &Source, config: &FitConfig, opt_e: &Adam, opt_g: &Adam, iteration: u64, opts: &RunOptions) -> Result<PathBuf> {
+#[allow(clippy::too_many_arguments)]
+pub fn save(
+    model: &Ddaebm,
+    source: &Source,
+    config: &FitConfig,
+    opt_e: &Adam,
+    opt_g: &Adam,
+    ema: Option<&Ema>,
+    iteration: u64,
+    opts: &RunOptions,
+) -> Result<PathBuf> {
     let mut tensors = model.to_host();
     tensors.extend(opt_e.state("adam.energy"));
     tensors.extend(opt_g.state("adam.generator"));
+    if let Some(ema) = ema {
+        tensors.extend(ema.state());
+    }
     let state = TrainState {
         config: config.clone(),
         adam_energy_step: opt_e.step,
@@ -393,8 +454,16 @@ pub fn save(model: &Ddaebm, source: &Source, config: &FitConfig, opt_e: &Adam, o
 
 /// Appends a quick evaluation to `metrics.csv` and redraws the pictures
 /// (a failed picture is reported, not fatal: training results matter more).
-fn evaluate_and_plot(model: &Ddaebm, source: &Source, config: &FitConfig, iteration: u64, opts: &RunOptions) -> Result<()> {
+fn evaluate_and_plot(model: &Ddaebm, mut ema: Option<&mut Ema>, source: &Source, config: &FitConfig, iteration: u64, opts: &RunOptions) -> Result<()> {
+    // Evaluate what a device gets: the EMA weights, when kept.
+    if let Some(ema) = ema.as_deref_mut() {
+        ema.swap();
+    }
     let r = eval::evaluate(model, source, iteration, EvalSizes::QUICK, mix_seed(config.seed, iteration));
+    let drawn = eval::write_plots(model, source, &opts.out, config.seed);
+    if let Some(ema) = ema {
+        ema.swap();
+    }
     let path = opts.out.join("metrics.csv");
     let mut text = std::fs::read_to_string(&path).unwrap_or_default();
     if text.is_empty() {
@@ -416,7 +485,7 @@ fn evaluate_and_plot(model: &Ddaebm, source: &Source, config: &FitConfig, iterat
         opt(r.nll)
     ));
     ddaebm_export::checkpoint::write_atomic(&path, (lines.join("\n") + "\n").as_bytes())?;
-    if let Err(e) = eval::write_plots(model, source, &opts.out, config.seed) {
+    if let Err(e) = drawn {
         eprintln!("warning: could not draw the pictures: {e}");
     }
     Ok(())

@@ -92,6 +92,27 @@ struct FitArgs {
     /// R1 penalty weight γ.
     #[arg(long, default_value_t = FitConfig::default().r1_gamma)]
     r1_gamma: f64,
+    /// Apply the R1 penalty every N iterations only (weight γ·N).
+    #[arg(long, default_value_t = 1)]
+    lazy_reg: u64,
+    /// Keep an exponential moving average of the generator with this decay (e.g. 0.999; 0 = off); sampling, evaluation and export use it.
+    #[arg(long, default_value_t = 0.0)]
+    ema: f64,
+    /// Cosine learning-rate decay to --lr-min over the run.
+    #[arg(long)]
+    cosine_lr: bool,
+    /// Final learning rate of --cosine-lr.
+    #[arg(long, default_value_t = 1e-5)]
+    lr_min: f64,
+    /// Learning rate of both optimisers.
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f64,
+    /// Trunk width (hidden units per trunk layer).
+    #[arg(long, default_value_t = 300)]
+    width: usize,
+    /// Trunk depth (hidden trunk layers).
+    #[arg(long, default_value_t = 2)]
+    depth: usize,
     /// Seed of everything random.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -144,11 +165,24 @@ fn run_fit(a: FitArgs) -> Result<()> {
         r1_gamma: a.r1_gamma,
         checkpoint_every: a.checkpoint_every,
         eval_every: a.eval_every,
+        lazy_reg: a.lazy_reg.max(1),
+        ema_decay: a.ema,
+        cosine_lr: a.cosine_lr,
+        lr_min: a.lr_min,
+        lr_energy: a.lr,
+        lr_generator: a.lr,
+        trunk: vec![a.width; a.depth],
         data: a.data.as_ref().map(|p| p.display().to_string()),
         window: a.window,
         holdout: a.holdout,
         ..FitConfig::default()
     };
+    if a.width == 0 || a.depth == 0 || a.depth > 5 {
+        anyhow::bail!("--width must be at least 1 and --depth between 1 and 5 (the model file holds at most 8 layers)");
+    }
+    if !(0.0..1.0).contains(&config.ema_decay) {
+        anyhow::bail!("--ema must be in [0, 1), got {}", config.ema_decay);
+    }
     if !(0.0..1.0).contains(&config.holdout) {
         anyhow::bail!("--holdout must be in [0, 1), got {}", config.holdout);
     }
@@ -182,6 +216,9 @@ fn run_eval(checkpoint: PathBuf, out: Option<PathBuf>, seed: u64) -> Result<()> 
     let r = eval::evaluate(&model, &source, ckpt.meta.iteration, EvalSizes::FULL, seed);
     println!("iteration            {}", r.iteration);
     println!("MMD²                 {:.6}  (data-vs-data floor {:.6}, ratio {:.2})", r.mmd2, r.mmd2_floor, r.mmd2 / r.mmd2_floor);
+    if let Some(m) = r.mmd2_bn_batch_stats {
+        println!("MMD², BatchNorm batch statistics (reference behaviour) {m:.6}");
+    }
     if let (Some(c), Some(t), Some(h)) = (r.modes_covered, r.modes_total, r.high_quality_pct) {
         println!("modes covered        {c} / {t}");
         println!("high-quality samples {h:.2} %");

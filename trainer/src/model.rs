@@ -93,8 +93,26 @@ impl Ddaebm {
         Ok(())
     }
 
-    /// Rebuilds the networks of a checkpoint on `device`.
+    /// Rebuilds the networks of a checkpoint on `device` for inference:
+    /// with the generator's EMA weights when the run kept an EMA.
     pub fn from_checkpoint(ckpt: &Checkpoint, device: Device) -> Result<Self, RestoreError> {
+        let m = Self::from_checkpoint_live(ckpt, device)?;
+        let ema: BTreeMap<String, HostTensor> = ckpt
+            .tensors
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(EMA_PREFIX).map(|k| (k.to_string(), v.clone())))
+            .collect();
+        if !ema.is_empty() {
+            for (name, mut var) in m.gen_vs.variables().into_iter().filter(|(n, _)| n.starts_with("generator.")) {
+                let src = ema.get(&name).ok_or_else(|| RestoreError::Missing(format!("{EMA_PREFIX}{name}")))?;
+                copy_host(&mut var, src, &name)?;
+            }
+        }
+        Ok(m)
+    }
+
+    /// Rebuilds the networks with the live (training) weights, for resuming.
+    pub fn from_checkpoint_live(ckpt: &Checkpoint, device: Device) -> Result<Self, RestoreError> {
         let mut m = Ddaebm::new(ckpt.meta.arch.clone(), ckpt.meta.schedule.clone(), device, 0);
         m.load_host(&ckpt.tensors)?;
         Ok(m)
@@ -118,4 +136,65 @@ pub fn copy_host(var: &mut Tensor, src: &HostTensor, name: &str) -> Result<(), R
     let t = Tensor::from_slice(&src.data).view(expected.as_slice()).to_device(var.device());
     tch::no_grad(|| var.copy_(&t));
     Ok(())
+}
+
+/// Prefix of the EMA copies of the generator's variables in checkpoints.
+pub const EMA_PREFIX: &str = "ema.";
+
+/// An exponential moving average of the generator's variables (parameters
+/// and BatchNorm statistics): shadow ← decay · shadow + (1 − decay) · live.
+pub struct Ema {
+    pairs: Vec<(String, Tensor, Tensor)>,
+}
+
+impl Ema {
+    /// Starts the average at the generator's current values.
+    pub fn new(model: &Ddaebm) -> Self {
+        let pairs = model
+            .variables()
+            .into_iter()
+            .filter(|(name, _)| name.starts_with("generator."))
+            .map(|(name, live)| {
+                let shadow = tch::no_grad(|| live.detach().copy());
+                (name, live, shadow)
+            })
+            .collect();
+        Ema { pairs }
+    }
+
+    /// One update after an optimiser step.
+    pub fn update(&mut self, decay: f64) {
+        tch::no_grad(|| {
+            for (_, live, shadow) in &mut self.pairs {
+                let next = &*shadow * decay + &*live * (1.0 - decay);
+                shadow.copy_(&next);
+            }
+        });
+    }
+
+    /// Exchanges the live and the averaged values (exactly; call twice to undo).
+    pub fn swap(&mut self) {
+        tch::no_grad(|| {
+            for (_, live, shadow) in &mut self.pairs {
+                let tmp = live.detach().copy();
+                live.copy_(shadow);
+                shadow.copy_(&tmp);
+            }
+        });
+    }
+
+    /// The averages as host tensors named `ema.generator.*`.
+    pub fn state(&self) -> BTreeMap<String, HostTensor> {
+        self.pairs.iter().map(|(name, _, shadow)| (format!("{EMA_PREFIX}{name}"), to_host(shadow))).collect()
+    }
+
+    /// Restores the averages written by [`Ema::state`].
+    pub fn load_state(&mut self, tensors: &BTreeMap<String, HostTensor>) -> Result<(), RestoreError> {
+        for (name, _, shadow) in &mut self.pairs {
+            let key = format!("{EMA_PREFIX}{name}");
+            let src = tensors.get(&key).ok_or_else(|| RestoreError::Missing(key.clone()))?;
+            copy_host(shadow, src, &key)?;
+        }
+        Ok(())
+    }
 }
