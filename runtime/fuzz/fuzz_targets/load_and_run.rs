@@ -1,0 +1,107 @@
+//! Arbitrary bytes -> `Model::from_bytes`; if the file loads, every entry
+//! point runs on a few fixed inputs (including extreme and non-finite
+//! ones). Checks: nothing panics, and every `Ok` value is finite (the
+//! runtime promises `Error::NonFiniteOutput` instead of NaN/inf outputs).
+#![no_main]
+
+use ddaebm_runtime::{Error, Model, Rng};
+use libfuzzer_sys::fuzz_target;
+
+/// Largest scratch buffer (f32 values) the target allocates; larger ones
+/// are skipped. Not reached in practice: a loaded model's scratch_len is at
+/// most the file's length in bytes (asserted below), because every layer
+/// width and D + nz are backed by at least 2 bytes of weights per unit.
+const MAX_SCRATCH: usize = 1 << 20;
+
+/// Values the raw inputs are filled with (one input per value, plus an
+/// alternating pattern).
+const FILLS: [f32; 7] = [0.0, 0.5, -1.5, 1e30, -1e30, f32::NAN, f32::INFINITY];
+
+fn finite(r: Result<f32, Error>, what: &str) -> Result<f32, Error> {
+    if let Ok(v) = r {
+        assert!(v.is_finite(), "{what} returned Ok({v})");
+    }
+    r
+}
+
+fn all_finite(r: &Result<(), Error>, v: &[f32], what: &str) {
+    if r.is_ok() {
+        assert!(v.iter().all(|x| x.is_finite()), "{what} returned Ok with {v:?}");
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(model) = Model::from_bytes(data) else {
+        return;
+    };
+    let d = model.data_dim();
+    let nz = model.nz();
+    let steps = model.steps();
+    let need = model.scratch_len();
+    assert!(d >= 1 && steps >= 1, "loaded a model with D = {d}, T = {steps}");
+    assert!(need >= 2 * (d + nz), "scratch_len {need} < 2 (D + nz)");
+    assert!(need <= data.len(), "scratch_len {need} for a {}-byte file", data.len());
+    if need > MAX_SCRATCH {
+        return;
+    }
+
+    // All buffers once per input; the calls below do not allocate.
+    let mut scratch = vec![0.0f32; need];
+    let mut x = vec![0.0f32; d];
+    let mut y = vec![0.0f32; d];
+    let mut z = vec![0.0f32; nz];
+    let eps: Vec<f32> = (0..d).map(|i| if i % 2 == 0 { 0.3 } else { -0.7 }).collect();
+
+    for (k, fill) in FILLS.iter().copied().enumerate() {
+        for (i, xi) in x.iter_mut().enumerate() {
+            *xi = if k == 1 && i % 2 == 1 { -fill } else { fill };
+        }
+        for zi in z.iter_mut() {
+            *zi = fill;
+        }
+        for t in 0..steps {
+            let _ = finite(model.energy(&x, t, &mut scratch), "energy");
+            let _ = finite(model.energy_normalised(&x, t, &mut scratch), "energy_normalised");
+            let r = model.generate(&x, &z, t, &mut y, &mut scratch);
+            all_finite(&r, &y, "generate");
+            y.copy_from_slice(&x);
+            let r = model.denoise_step(&mut y, &z, &eps, t, &mut scratch);
+            all_finite(&r, &y, "denoise_step");
+        }
+        let a = finite(model.anomaly_score(&x, &mut scratch), "anomaly_score");
+        let e = model.energy(&x, 0, &mut scratch);
+        if let (Ok(a), Ok(e)) = (a, e) {
+            assert_eq!(a.to_bits(), (-e).to_bits(), "anomaly_score != -energy(x, 0)");
+        }
+        let r = model.normalise(&x, &mut y);
+        assert!(r.is_ok());
+        let r = model.denormalise(&x, &mut y);
+        assert!(r.is_ok());
+    }
+
+    // The sampler, two seeds, each twice: same seed, same bits.
+    for seed in [0u64, 0x5eed] {
+        let r1 = model.sample(&mut Rng::new(seed), &mut x, &mut scratch);
+        all_finite(&r1, &x, "sample");
+        let r2 = model.sample(&mut Rng::new(seed), &mut y, &mut scratch);
+        assert_eq!(r1.is_ok(), r2.is_ok(), "sample not deterministic");
+        if r1.is_ok() {
+            assert!(x.iter().zip(&y).all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+    }
+
+    // Misuse is an error, never a panic.
+    x.fill(0.1);
+    assert!(model.energy(&x, steps, &mut scratch).is_err());
+    assert!(model.energy(&x, usize::MAX, &mut scratch).is_err());
+    assert!(model.energy(&x, 0, &mut scratch[..need - 1]).is_err());
+    assert!(model.sample(&mut Rng::new(1), &mut x, &mut scratch[..need - 1]).is_err());
+    assert!(model.generate(&x, &z, 0, &mut y, &mut scratch[..need - 1]).is_err());
+    assert!(model.energy(&x[..d - 1], 0, &mut scratch).is_err());
+    assert!(model.generate(&x, &eps[..0], 0, &mut y, &mut scratch).is_err() || nz == 0);
+    // A longer scratch than needed is fine and gives the same bits.
+    if let Ok(e) = model.energy(&x, 0, &mut scratch) {
+        let mut big = vec![f32::NAN; need + 3];
+        assert_eq!(model.energy(&x, 0, &mut big).map(f32::to_bits), Ok(e.to_bits()));
+    }
+});
