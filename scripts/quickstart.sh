@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the built-in default data: train DDAEBM on 25gaussians,
 # export the checkpoint (f32 and fp16), and run the fp16 model file on the
-# no_std runtime on the host (samples and anomaly scores).
+# no_std runtime, on the host and in firmware on an emulated Cortex-M4F
+# (samples and anomaly scores).
 #
 #   ITERS=5000 OUT=runs/quickstart ./scripts/quickstart.sh
 set -euo pipefail
@@ -23,6 +24,9 @@ echo "== export" >&2
 
 echo "== runtime (no_std crate, on the host)" >&2
 ./target/release/examples/host_demo "$OUT/model-f16.safetensors"
+
+echo "== the same model file on an emulated Cortex-M4F (QEMU mps2-an386)" >&2
+DDAEBM_MODEL="$PWD/$OUT/model-f16.safetensors" ./scripts/firmware.sh
 
 echo
 echo "checkpoint: $OUT/checkpoint.safetensors"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs libtorch (cached outside the clone), the
-# Cortex-M4F target and cargo-fuzz, checks that the runtime builds for
-# thumbv7em-none-eabihf with no allocator, fuzzes the runtime for
+# Cortex-M4F target, QEMU, defmt-print and cargo-fuzz, checks that the runtime builds for
+# thumbv7em-none-eabihf with no allocator, runs the firmware under QEMU
+# against the host runtime, fuzzes the runtime for
 # FUZZ_SECONDS (default 60), and runs the workspace's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,9 @@ if grep -rnE '^\s*(extern crate alloc|use alloc::)' runtime/src; then
   echo "runtime must not use alloc" >&2
   exit 1
 fi
+
+echo "== firmware: Cortex-M4F under QEMU, bit-for-bit parity with the host runtime" >&2
+./scripts/firmware.sh --check
 
 echo "== fuzz: the runtime's loader and entry points on hostile bytes (${FUZZ_SECONDS:-60} s)" >&2
 ./scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

@@ -1,0 +1,232 @@
+//! DDAEBM on a Cortex-M4F: loads the embedded model file without a heap,
+//! scores a fixed stream of 2-D readings against a threshold and draws a few
+//! samples, logging everything with defmt over semihosting, then exits QEMU
+//! with status 0. A panic or a HardFault exits with a non-zero status.
+//!
+//! Every result is also logged as a `cmp` line holding only the raw f32 bits,
+//! which `scripts/firmware.sh --check` compares with `../host-check`.
+
+#![no_std]
+#![no_main]
+#![cfg_attr(
+    any(feature = "fail-panic", feature = "fail-hardfault"),
+    allow(unreachable_code, unused_variables)
+)]
+
+use core::fmt::Write as _;
+
+use cortex_m_rt::{entry, exception, ExceptionFrame};
+use cortex_m_semihosting::{debug, hio};
+use ddaebm_runtime::{Model, Rng};
+use defmt_semihosting as _; // the global defmt logger: semihosting SYS_WRITE to stdout
+
+mod cases;
+use cases::{verdict, NORMAL_POINTS, POINTS, SAMPLES, SEED_BASE, THRESHOLD};
+
+/// The model file, chosen at build time (`DDAEBM_MODEL`, see build.rs).
+static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.safetensors"));
+
+// `SCRATCH_LEN`: exactly `model.scratch_len()` of the embedded model
+// (= `scratch_len_for(D, nz, max width)`), computed by build.rs with the
+// runtime itself, so the buffer fits whatever model is embedded. It is still
+// checked at start-up.
+include!(concat!(env!("OUT_DIR"), "/scratch_len.rs"));
+
+#[entry]
+fn main() -> ! {
+    stack::paint();
+
+    // A `static` buffer in .bss (no heap, not on the stack), taken once.
+    let scratch: &'static mut [f32; SCRATCH_LEN] =
+        cortex_m::singleton!(: [f32; SCRATCH_LEN] = [0.0; SCRATCH_LEN]).unwrap();
+
+    #[cfg(feature = "fail-panic")]
+    panic!("fail-panic feature: testing the panic exit path");
+    #[cfg(feature = "fail-hardfault")]
+    cortex_m::asm::udf(); // UsageFault, escalated to HardFault
+
+    let model = match Model::from_bytes(MODEL) {
+        Ok(m) => m,
+        Err(e) => fail_with(e, "cannot load the embedded model file"),
+    };
+    defmt::info!(
+        "model {=str}: {=usize} bytes, D = {=usize}, nz = {=usize}, T = {=usize}, weights {}, max width {=usize}, scratch {=usize} of {=usize} f32",
+        env!("DDAEBM_MODEL_NAME"),
+        MODEL.len(),
+        model.data_dim(),
+        model.nz(),
+        model.steps(),
+        model.weight_dtype(),
+        model.max_width(),
+        model.scratch_len(),
+        SCRATCH_LEN
+    );
+    if model.data_dim() != 2 {
+        defmt::error!(
+            "this example scores 2-D readings; the model has D = {=usize}",
+            model.data_dim()
+        );
+        exit(false);
+    }
+    if model.scratch_len() > SCRATCH_LEN {
+        defmt::error!(
+            "the model needs {=usize} scratch f32, the firmware has {=usize}: rebuild (build.rs sizes it from the model)",
+            model.scratch_len(),
+            SCRATCH_LEN
+        );
+        exit(false);
+    }
+    let scratch = &mut scratch[..model.scratch_len()];
+
+    // Anomaly scores: −f(x, 0), higher is more anomalous.
+    defmt::info!(
+        "threshold {=f32} (bits {=u32:#010x})",
+        THRESHOLD,
+        THRESHOLD.to_bits()
+    );
+    let mut flagged = 0usize;
+    for (k, x) in POINTS.iter().enumerate() {
+        let score = match model.anomaly_score(x, scratch) {
+            Ok(s) => s,
+            Err(e) => fail_with(e, "anomaly_score failed"),
+        };
+        let v = verdict(score);
+        flagged += (v != "normal") as usize;
+        defmt::info!(
+            "score {=usize} x = ({=f32}, {=f32}) score = {=f32} -> {=str} (expected {=str})",
+            k,
+            x[0],
+            x[1],
+            score,
+            v,
+            if k < NORMAL_POINTS {
+                "normal"
+            } else {
+                "anomaly"
+            }
+        );
+        defmt::info!(
+            "cmp score {=usize} {=u32:08x} {=u32:08x} {=u32:08x} {=str}",
+            k,
+            x[0].to_bits(),
+            x[1].to_bits(),
+            score.to_bits(),
+            v
+        );
+    }
+    defmt::info!(
+        "{=usize} of {=usize} readings flagged as anomalous",
+        flagged,
+        POINTS.len()
+    );
+
+    // Samples from the T-step sampler, raw units, one seed each.
+    for k in 0..SAMPLES {
+        let seed = SEED_BASE + k;
+        let mut s = [0.0f32; 2];
+        if let Err(e) = model.sample(&mut Rng::new(seed), &mut s, scratch) {
+            fail_with(e, "sample failed");
+        }
+        defmt::info!("sample seed {=u64} = ({=f32}, {=f32})", seed, s[0], s[1]);
+        defmt::info!(
+            "cmp sample {=u64} {=u32:08x} {=u32:08x}",
+            seed,
+            s[0].to_bits(),
+            s[1].to_bits()
+        );
+    }
+
+    defmt::info!("stack high-water mark: {=usize} bytes", stack::used());
+    defmt::info!("done");
+    exit(true)
+}
+
+/// Stack high-water mark: paint the free stack with a pattern at start-up,
+/// then find the deepest word that was overwritten.
+mod stack {
+    const PAINT: u32 = 0x5AFE_C0DE;
+    /// Bytes below the stack top that are painted: far more than this example
+    /// uses, far less than the 4 MiB of RAM.
+    const WINDOW: usize = 32 * 1024;
+
+    extern "C" {
+        /// cortex-m-rt: the initial stack pointer (top of the stack).
+        static _stack_start: u32;
+    }
+
+    fn top() -> usize {
+        core::ptr::addr_of!(_stack_start) as usize // taking the address is safe
+    }
+
+    /// Lowest painted address.
+    fn bottom() -> usize {
+        (top() - WINDOW) & !3
+    }
+
+    pub fn paint() {
+        let sp = cortex_m::register::msp::read() as usize;
+        let end = (sp - 64) & !3; // leave this function's frame alone
+        let mut a = bottom();
+        while a < end {
+            // SAFETY: unused stack below the current frame; no interrupts run.
+            unsafe { (a as *mut u32).write_volatile(PAINT) };
+            a += 4;
+        }
+    }
+
+    /// Bytes of stack used so far (deepest overwritten word to the top).
+    pub fn used() -> usize {
+        let mut a = bottom();
+        while a < top() {
+            // SAFETY: reads the stack region painted by `paint`.
+            if unsafe { (a as *const u32).read_volatile() } != PAINT {
+                break;
+            }
+            a += 4;
+        }
+        top() - a
+    }
+}
+
+fn fail_with(e: ddaebm_runtime::Error, what: &str) -> ! {
+    defmt::error!("{=str}: {}", what, e);
+    exit(false)
+}
+
+/// Ends the QEMU run: `EXIT_SUCCESS` → status 0, `EXIT_FAILURE` → status 1.
+/// On a real board without a debugger this would instead park the core.
+fn exit(ok: bool) -> ! {
+    debug::exit(if ok {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    loop {
+        cortex_m::asm::bkpt();
+    }
+}
+
+/// Panics are reported on semihosting *stderr* (stdout carries the binary
+/// defmt stream) and exit QEMU with a non-zero status.
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    cortex_m::interrupt::disable();
+    if let Ok(mut err) = hio::hstderr() {
+        let _ = writeln!(err, "firmware panic: {info}");
+    }
+    exit(false)
+}
+
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    if let Ok(mut err) = hio::hstderr() {
+        let _ = writeln!(err, "firmware HardFault: {frame:?}");
+    }
+    exit(false)
+}
+
+// defmt requires a panic hook for its `panic!`/`unwrap!` macros.
+#[defmt::panic_handler]
+fn defmt_panic() -> ! {
+    exit(false)
+}
