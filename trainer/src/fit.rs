@@ -331,9 +331,9 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
         if !e_val.is_finite() || !g_val.is_finite() {
             bar.abandon();
             bail!(
-                "training diverged at iteration {iter} (energy loss {e_val}, generator loss {g_val}); \
-                 the last good checkpoint is kept in {}. Try a smaller learning rate or a larger --r1-gamma",
-                opts.out.display()
+                "training diverged at iteration {iter} (energy loss {e_val}, generator loss {g_val}); {}. \
+                 Try a smaller learning rate or a larger --r1-gamma",
+                kept_checkpoint(&opts.out)
             );
         }
         (last_e, last_g) = (e_val, g_val);
@@ -369,6 +369,14 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
         loss_energy: last_e,
         loss_generator: last_g,
     })
+}
+
+/// Says which checkpoint survives a failed run.
+fn kept_checkpoint(out: &Path) -> String {
+    match Checkpoint::load(&checkpoint_path(out)) {
+        Ok(c) => format!("the last good checkpoint (iteration {}) is kept in {}", c.meta.iteration, out.display()),
+        Err(_) => "no checkpoint had been written yet".to_string(),
+    }
 }
 
 fn optimisers(model: &Ddaebm, c: &FitConfig) -> (Adam, Adam) {
@@ -426,6 +434,14 @@ pub fn save(
     opts: &RunOptions,
 ) -> Result<PathBuf> {
     let mut tensors = model.to_host();
+    // Never replace a good checkpoint with a broken one.
+    if let Some((name, _)) = tensors.iter().find(|(_, t)| t.data.iter().any(|v| !v.is_finite())) {
+        bail!(
+            "training diverged by iteration {iteration}: `{name}` is no longer finite; {}. \
+             Try a smaller learning rate or a larger --r1-gamma",
+            kept_checkpoint(&opts.out)
+        );
+    }
     tensors.extend(opt_e.state("adam.energy"));
     tensors.extend(opt_g.state("adam.generator"));
     if let Some(ema) = ema {

@@ -70,3 +70,21 @@ fn bad_data_file_is_one_clear_error() {
     assert!(err.contains("bad.csv") && err.contains("line 3") && err.contains("not a number"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn diverging_run_stops_and_keeps_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // A learning rate of 1 survives one step and blows up on the second.
+    let res = trainer()
+        .args(["fit", "--lr", "1", "--iters", "50", "--checkpoint-every", "1", "--eval-every", "0", "--quiet"])
+        .args(["--device", "cpu", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!res.status.success());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(err.contains("diverged") && err.contains("last good checkpoint"), "{err}");
+    let ckpt = ddaebm_export::checkpoint::Checkpoint::load(&out.join("checkpoint.safetensors")).unwrap();
+    assert!(ckpt.meta.iteration >= 1);
+    assert!(ckpt.tensors.values().all(|t| t.data.iter().all(|v| v.is_finite())), "kept checkpoint is not finite");
+}
