@@ -26,7 +26,7 @@ pub const VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// The file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: cannot access the file")]
     Io {
         /// The file.
         path: String,

@@ -257,7 +257,9 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
         }
         Some(dir) => {
             let path = checkpoint_path(dir);
-            let ckpt = Checkpoint::load(&path)?;
+            let ckpt = Checkpoint::load(&path).with_context(|| {
+                format!("no checkpoint to resume in {}; pass the run folder of an earlier `trainer fit`", dir.display())
+            })?;
             let state: TrainState = serde_json::from_value(ckpt.meta.train.clone())
                 .with_context(|| format!("{}: no trainer state; was it written by `trainer fit`?", path.display()))?;
             let mut cfg = state.config.clone();
