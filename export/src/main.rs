@@ -1,32 +1,55 @@
-//! `export CHECKPOINT [--fp16]`: write a deployable model file.
+//! `export CHECKPOINT [--f32 | --fp16 | --bf16 | --int8]`: write a deployable model file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{ArgGroup, Parser};
 use ddaebm_export::checkpoint::{write_atomic, Checkpoint};
 use ddaebm_export::model_file::{DeployModel, Precision};
 
 #[derive(Parser)]
 #[command(name = "export", version, about = "Turn a DDAEBM checkpoint into a model file for devices")]
+#[command(group(ArgGroup::new("precision").args(["f32", "fp16", "bf16", "int8"]).multiple(false)))]
 struct Cli {
     /// A checkpoint written by `trainer fit` (e.g. runs/25gaussians/checkpoint.safetensors).
     checkpoint: PathBuf,
-    /// Store the weight matrices as IEEE half precision.
-    #[arg(long, conflicts_with = "f32")]
-    fp16: bool,
     /// Store the weight matrices as f32 (the default).
     #[arg(long)]
     f32: bool,
-    /// Output file (default: model-f32.safetensors / model-f16.safetensors next to the checkpoint).
+    /// Store the weight matrices as IEEE half precision.
+    #[arg(long)]
+    fp16: bool,
+    /// Store the weight matrices as bfloat16 (round to nearest even).
+    #[arg(long)]
+    bf16: bool,
+    /// Store the weight matrices as symmetric per-output-channel int8 with an
+    /// f32 scale per row.
+    #[arg(long)]
+    int8: bool,
+    /// Output file (default: model-{f32,f16,bf16,int8}.safetensors next to the checkpoint).
     #[arg(short, long)]
     out: Option<PathBuf>,
 }
 
+impl Cli {
+    /// The chosen weight precision (clap rejects more than one flag).
+    fn precision(&self) -> Precision {
+        if self.fp16 {
+            Precision::F16
+        } else if self.bf16 {
+            Precision::Bf16
+        } else if self.int8 {
+            Precision::Int8
+        } else {
+            Precision::F32
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<()> {
     let ckpt = Checkpoint::load(&cli.checkpoint)?;
-    let precision = if cli.fp16 { Precision::F16 } else { Precision::F32 };
+    let precision = cli.precision();
     let model = DeployModel::from_checkpoint(&ckpt)
         .with_context(|| format!("cannot export {}", cli.checkpoint.display()))?;
     let bytes = model.to_bytes(precision);
@@ -56,6 +79,31 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn precision(args: &[&str]) -> Result<Precision, clap::Error> {
+        Ok(Cli::try_parse_from(["export", "ckpt.safetensors"].iter().chain(args))?.precision())
+    }
+
+    #[test]
+    fn precision_flags_are_mutually_exclusive() {
+        assert_eq!(precision(&[]).unwrap(), Precision::F32);
+        assert_eq!(precision(&["--f32"]).unwrap(), Precision::F32);
+        assert_eq!(precision(&["--fp16"]).unwrap(), Precision::F16);
+        assert_eq!(precision(&["--bf16"]).unwrap(), Precision::Bf16);
+        assert_eq!(precision(&["--int8"]).unwrap(), Precision::Int8);
+        let flags = ["--f32", "--fp16", "--bf16", "--int8"];
+        for a in flags {
+            for b in flags.iter().filter(|b| **b != a) {
+                let e = precision(&[a, b]).unwrap_err();
+                assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict, "{a} {b}");
+            }
         }
     }
 }

@@ -79,14 +79,15 @@ pub enum Error {
     /// A tensor the model needs is not in the file.
     MissingTensor(TensorName),
     /// A layer tensor that must not be there: its layer index is not below
-    /// the declared layer count, or it is a PReLU slope on a network's last layer.
+    /// the declared layer count, it is a PReLU slope on a network's last
+    /// layer, or it is a `scale` of a layer whose weight is not `I8`.
     UnexpectedTensor(TensorName),
     /// A tensor's header entry lacks `dtype`, `shape` or `data_offsets`.
     BadTensorEntry(TensorName),
-    /// A tensor's dtype is neither `F32` nor `F16`.
+    /// A tensor's dtype is none of `F32`, `F16`, `BF16` and `I8`.
     UnknownDtype(TensorName),
-    /// A tensor has a dtype that is not allowed for it (weights may be `F32`
-    /// or `F16`; everything else must be `F32`).
+    /// A tensor has a dtype that is not allowed for it (weights may be `F32`,
+    /// `F16`, `BF16` or `I8`; everything else, `scale` included, must be `F32`).
     WrongDtype(TensorName),
     /// A tensor's `data_offsets` is not `[begin, end]` with `begin <= end`.
     InvalidOffsets(TensorName),
@@ -98,7 +99,7 @@ pub enum Error {
     /// A tensor's shape is not what the format requires: wrong rank, a zero
     /// width, or a layer whose input does not match the previous layer's output.
     ShapeMismatch(TensorName),
-    /// A schedule or normalisation tensor contains NaN or an infinity.
+    /// A schedule, normalisation or `scale` tensor contains NaN or an infinity.
     NonFiniteParameter(TensorName),
     /// A schedule or normalisation tensor holds a value that is finite but
     /// invalid: a negative `schedule.posterior_std` or a zero `norm.inv_std`.
@@ -195,7 +196,7 @@ impl fmt::Display for Error {
             Error::UnexpectedTensor(name) => write!(
                 f,
                 "tensor `{name}` does not belong in this model (layer index beyond the declared \
-                 layer count, or a PReLU on the last layer): {REEXPORT}"
+                 layer count, a PReLU on the last layer, or a scale without an I8 weight): {REEXPORT}"
             ),
             Error::BadTensorEntry(name) => write!(
                 f,
@@ -203,13 +204,13 @@ impl fmt::Display for Error {
             ),
             Error::UnknownDtype(name) => write!(
                 f,
-                "tensor `{name}` has a dtype other than F32 or F16; re-export with \
-                 `weight_dtype` f32 or f16"
+                "tensor `{name}` has a dtype other than F32, F16, BF16 or I8; re-export with \
+                 `weight_dtype` f32, f16, bf16 or int8"
             ),
             Error::WrongDtype(name) => write!(
                 f,
-                "tensor `{name}` has a dtype not allowed for it (weights F32 or F16, everything \
-                 else F32): {REEXPORT}"
+                "tensor `{name}` has a dtype not allowed for it (weights F32, F16, BF16 or I8, \
+                 everything else F32): {REEXPORT}"
             ),
             Error::InvalidOffsets(name) => write!(
                 f,

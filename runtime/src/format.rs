@@ -75,15 +75,30 @@ pub enum LayerParam {
     Bias,
     /// `{net}.{i}.prelu`, shape `[1]`.
     Prelu,
+    /// `{net}.{i}.scale`, shape `[out]`: the per-output-channel scale of an
+    /// `I8` weight matrix (present iff the weight is `I8`).
+    Scale,
 }
 
 impl LayerParam {
+    /// Number of layer parameters (slots per layer in the header table).
+    pub(crate) const COUNT: usize = 4;
+
+    /// Every layer parameter, in slot order.
+    pub(crate) const ALL: [LayerParam; LayerParam::COUNT] = [
+        LayerParam::Weight,
+        LayerParam::Bias,
+        LayerParam::Prelu,
+        LayerParam::Scale,
+    ];
+
     /// The tensor name suffix: `weight`, `bias` or `prelu`.
     pub const fn as_str(self) -> &'static str {
         match self {
             LayerParam::Weight => "weight",
             LayerParam::Bias => "bias",
             LayerParam::Prelu => "prelu",
+            LayerParam::Scale => "scale",
         }
     }
 }
@@ -142,7 +157,7 @@ impl TensorName {
 
     /// Parses a tensor name; `None` if the runtime does not use it.
     ///
-    /// Layer names are `{energy|generator}.{i}.{weight|bias|prelu}` with `i`
+    /// Layer names are `{energy|generator}.{i}.{weight|bias|prelu|scale}` with `i`
     /// in canonical decimal (no sign, no leading zeros).
     fn parse(s: &[u8]) -> Option<TensorName> {
         if let Some(name) = Self::FIXED
@@ -164,6 +179,7 @@ impl TensorName {
             b"weight" => LayerParam::Weight,
             b"bias" => LayerParam::Bias,
             b"prelu" => LayerParam::Prelu,
+            b"scale" => LayerParam::Scale,
             _ => return None,
         };
         if digits.len() > 1 && digits.first() == Some(&b'0') {
@@ -188,8 +204,9 @@ impl TensorName {
                     LayerParam::Weight => 0,
                     LayerParam::Bias => 1,
                     LayerParam::Prelu => 2,
+                    LayerParam::Scale => 3,
                 };
-                Some(Self::FIXED.len() + (net * MAX_LAYERS + index) * 3 + param)
+                Some(Self::FIXED.len() + (net * MAX_LAYERS + index) * LayerParam::COUNT + param)
             }
             fixed => Self::FIXED.iter().position(|n| *n == fixed),
         }
@@ -227,6 +244,10 @@ pub(crate) enum Dtype {
     F32,
     /// IEEE binary16, little-endian.
     F16,
+    /// bfloat16 (the upper 16 bits of an IEEE binary32), little-endian.
+    Bf16,
+    /// Signed 8-bit integer (two's complement).
+    I8,
 }
 
 impl Dtype {
@@ -234,7 +255,8 @@ impl Dtype {
     pub(crate) const fn size(self) -> usize {
         match self {
             Dtype::F32 => 4,
-            Dtype::F16 => 2,
+            Dtype::F16 | Dtype::Bf16 => 2,
+            Dtype::I8 => 1,
         }
     }
 }
@@ -302,8 +324,8 @@ pub(crate) struct RawTensor<'a> {
 }
 
 /// Number of slots in the tensor table: the fixed tensors, then
-/// weight/bias/prelu for each layer of each network.
-const N_SLOTS: usize = TensorName::FIXED.len() + 2 * MAX_LAYERS * 3;
+/// weight/bias/prelu/scale for each layer of each network.
+const N_SLOTS: usize = TensorName::FIXED.len() + 2 * MAX_LAYERS * LayerParam::COUNT;
 
 /// The parsed header: where each used entry starts, plus the metadata.
 pub(crate) struct Header<'a> {
@@ -446,7 +468,7 @@ impl<'a> Header<'a> {
     }
 
     /// Reads and checks the entry of `name`: `Ok(None)` if the file has no
-    /// such tensor; otherwise its dtype is F32/F16, its `data_offsets` lie in
+    /// such tensor; otherwise its dtype is F32/F16/BF16/I8, its `data_offsets` lie in
     /// the data buffer, and its length equals `product(shape) × dtype size`.
     pub(crate) fn tensor(&self, name: TensorName) -> Result<Option<RawTensor<'a>>, Error> {
         let Some(pos) = self.position(name) else {
@@ -464,6 +486,8 @@ impl<'a> Header<'a> {
         let dtype = match dtype {
             b"F32" => Dtype::F32,
             b"F16" => Dtype::F16,
+            b"BF16" => Dtype::Bf16,
+            b"I8" => Dtype::I8,
             _ => return Err(Error::UnknownDtype(name)),
         };
         let [begin, end] = offsets.first;
@@ -721,6 +745,14 @@ mod tests {
         assert_eq!(TensorName::parse(b"energy..bias"), None);
         assert_eq!(TensorName::parse(b"energy.x.bias"), None);
         assert_eq!(TensorName::parse(b"encoder.0.weight"), None);
+        assert_eq!(
+            TensorName::parse(b"energy.3.scale"),
+            Some(TensorName::Layer {
+                net: Net::Energy,
+                index: 3,
+                param: LayerParam::Scale
+            })
+        );
         let big = TensorName::parse(b"energy.99999999999999999999.prelu");
         assert_eq!(
             big,
@@ -737,7 +769,7 @@ mod tests {
     fn slots_are_distinct_and_in_range() {
         let mut seen = [false; N_SLOTS];
         let nets = [Net::Energy, Net::Generator];
-        let params = [LayerParam::Weight, LayerParam::Bias, LayerParam::Prelu];
+        let params = LayerParam::ALL;
         let layer_names = nets.iter().flat_map(|&net| {
             (0..MAX_LAYERS as u32).flat_map(move |index| {
                 params

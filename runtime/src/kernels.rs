@@ -30,6 +30,27 @@ pub(crate) fn f16_le(bytes: &[u8]) -> f32 {
     }
 }
 
+/// Decodes a little-endian bfloat16 from a 2-byte chunk into f32 (exact: a
+/// bfloat16 is the upper half of an f32; NaN for any other length, which
+/// `chunks_exact(2)` rules out).
+#[inline]
+pub(crate) fn bf16_le(bytes: &[u8]) -> f32 {
+    match *bytes {
+        [a, b] => f32::from_bits(u32::from(u16::from_le_bytes([a, b])) << 16),
+        _ => f32::NAN,
+    }
+}
+
+/// Decodes a signed 8-bit integer from a 1-byte chunk into f32 (exact; NaN
+/// for any other length, which `chunks_exact(1)` rules out).
+#[inline]
+pub(crate) fn i8_le(bytes: &[u8]) -> f32 {
+    match *bytes {
+        [a] => f32::from(i8::from_le_bytes([a])),
+        _ => f32::NAN,
+    }
+}
+
 /// The `i`-th f32 of a little-endian F32 tensor's bytes.
 #[inline]
 pub(crate) fn f32_at(bytes: &[u8], i: usize) -> Option<f32> {
@@ -42,10 +63,23 @@ pub(crate) fn f32_at(bytes: &[u8], i: usize) -> Option<f32> {
 /// Accumulation order, for each output j: `acc = 0.0`, then
 /// `acc += W[j][i] * x[i]` for i = 0, 1, …, in−1, then `y[j] = acc + b[j]`.
 ///
-/// The caller guarantees `weight.len() == y.len() * x.len() * dtype.size()`
-/// and `bias.len() == 4 * y.len()` (validated at load); with shorter inputs
-/// the loops stop early instead of panicking.
-pub(crate) fn matvec(weight: &[u8], dtype: Dtype, x: &[f32], bias: &[u8], y: &mut [f32]) {
+/// For [`Dtype::I8`] weights `W[j][i] = scale[j] · q[j][i]`, with `scale` an
+/// F32 vector of `y.len()` elements: `acc += q[j][i] * x[i]` (q converted to
+/// f32 exactly), then `y[j] = scale[j] * acc + b[j]`. For the other dtypes
+/// `scale` is not read.
+///
+/// The caller guarantees `weight.len() == y.len() * x.len() * dtype.size()`,
+/// `bias.len() == 4 * y.len()` and, for I8, `scale.len() == 4 * y.len()`
+/// (validated at load); with shorter inputs the loops stop early instead of
+/// panicking.
+pub(crate) fn matvec(
+    weight: &[u8],
+    dtype: Dtype,
+    scale: &[u8],
+    x: &[f32],
+    bias: &[u8],
+    y: &mut [f32],
+) {
     let row_bytes = x.len().saturating_mul(dtype.size()).max(1);
     let rows = y
         .iter_mut()
@@ -68,6 +102,24 @@ pub(crate) fn matvec(weight: &[u8], dtype: Dtype, x: &[f32], bias: &[u8], y: &mu
                     acc += f16_le(w) * *xi;
                 }
                 *yj = acc + f32_le(bj);
+            }
+        }
+        Dtype::Bf16 => {
+            for ((yj, row), bj) in rows {
+                let mut acc = 0.0f32;
+                for (w, xi) in row.chunks_exact(2).zip(x) {
+                    acc += bf16_le(w) * *xi;
+                }
+                *yj = acc + f32_le(bj);
+            }
+        }
+        Dtype::I8 => {
+            for (((yj, row), bj), sj) in rows.zip(scale.chunks_exact(4)) {
+                let mut acc = 0.0f32;
+                for (q, xi) in row.chunks_exact(1).zip(x) {
+                    acc += i8_le(q) * *xi;
+                }
+                *yj = f32_le(sj) * acc + f32_le(bj);
             }
         }
     }
@@ -104,16 +156,50 @@ mod tests {
         }
         let x = [2.0f32, -4.0];
         let mut y = [0.0f32; 2];
-        matvec(&wb, Dtype::F32, &x, &b, &mut y);
+        matvec(&wb, Dtype::F32, &[], &x, &b, &mut y);
         assert_eq!(y, [2.0 - 8.0 + 0.25, -6.0 - 2.0 - 1.0]);
         let mut y16 = [0.0f32; 2];
-        matvec(&wh, Dtype::F16, &x, &b, &mut y16);
+        matvec(&wh, Dtype::F16, &[], &x, &b, &mut y16);
         assert_eq!(y16, y);
+        // bfloat16: these weights are exact in 8 significant bits.
+        let mut wbf = [0u8; 8];
+        for (c, v) in wbf.chunks_exact_mut(2).zip(w) {
+            c.copy_from_slice(&((v.to_bits() >> 16) as u16).to_le_bytes());
+        }
+        let mut ybf = [0.0f32; 2];
+        matvec(&wbf, Dtype::Bf16, &[], &x, &b, &mut ybf);
+        assert_eq!(ybf, y);
+        // int8: row 0 = 0.5 · [2, 4], row 1 = 0.25 · [-12, 2].
+        let wq = [2i8, 4, -12, 2].map(|q| q.to_le_bytes()[0]);
+        let mut s = [0u8; 8];
+        for (c, v) in s.chunks_exact_mut(4).zip([0.5f32, 0.25]) {
+            c.copy_from_slice(&v.to_le_bytes());
+        }
+        let mut yq = [0.0f32; 2];
+        matvec(&wq, Dtype::I8, &s, &x, &b, &mut yq);
+        assert_eq!(yq, y);
+        // A missing scale stops the loop instead of panicking.
+        let mut yq = [7.0f32; 2];
+        matvec(&wq, Dtype::I8, &[], &x, &b, &mut yq);
+        assert_eq!(yq, [7.0; 2]);
         prelu(&mut y, 0.5);
         assert_eq!(y, [-2.875, -4.5]);
         let mut z = [0.0f32, -0.0, 3.0, f32::NAN];
         prelu(&mut z, 0.1);
         assert_eq!(z[..3], [0.0, -0.0, 3.0]);
         assert!(z[3].is_nan());
+    }
+
+    #[test]
+    fn element_decoders() {
+        assert_eq!(bf16_le(&0x3f80u16.to_le_bytes()), 1.0);
+        assert_eq!(bf16_le(&0xc040u16.to_le_bytes()), -3.0);
+        assert_eq!(bf16_le(&0x7f80u16.to_le_bytes()), f32::INFINITY);
+        assert!(bf16_le(&0x7fc0u16.to_le_bytes()).is_nan());
+        assert!(bf16_le(&[1]).is_nan());
+        for q in i8::MIN..=i8::MAX {
+            assert_eq!(i8_le(&q.to_le_bytes()), f32::from(q));
+        }
+        assert!(i8_le(&[1, 2]).is_nan());
     }
 }

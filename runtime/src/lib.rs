@@ -82,7 +82,7 @@
 //! * [`error`]: the [`Error`] type;
 //! * `format`: the safetensors header reader ([`MAX_LAYERS`], [`TensorName`]);
 //! * `model`: loading and validation ([`Model::from_bytes`]), the network chain;
-//! * `kernels`: matrix–vector product (F32/F16 weights) and PReLU;
+//! * `kernels`: matrix–vector product (F32/F16/BF16/I8 weights) and PReLU;
 //! * `schedule`: [`Model::coef1`], [`Model::coef2`], [`Model::posterior_std`];
 //! * `energy`: [`Model::energy`], [`Model::anomaly_score`];
 //! * `sampler`: [`Model::sample`], [`Model::denoise_step`], [`Model::generate`];

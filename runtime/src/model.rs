@@ -61,6 +61,34 @@ pub enum WeightDtype {
     F32,
     /// IEEE binary16 (accumulation is still f32).
     F16,
+    /// bfloat16: the upper 16 bits of an IEEE binary32 (accumulation is
+    /// still f32).
+    Bf16,
+    /// Signed 8-bit integers with one F32 scale per output row
+    /// (`W[o][i] = scale[o] · q[o][i]`; activations and accumulation f32).
+    Int8,
+}
+
+impl WeightDtype {
+    /// The `weight_dtype` metadata value: `f32`, `f16`, `bf16` or `int8`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WeightDtype::F32 => "f32",
+            WeightDtype::F16 => "f16",
+            WeightDtype::Bf16 => "bf16",
+            WeightDtype::Int8 => "int8",
+        }
+    }
+
+    /// The weight dtype of a tensor dtype.
+    const fn of(dtype: Dtype) -> WeightDtype {
+        match dtype {
+            Dtype::F32 => WeightDtype::F32,
+            Dtype::F16 => WeightDtype::F16,
+            Dtype::Bf16 => WeightDtype::Bf16,
+            Dtype::I8 => WeightDtype::Int8,
+        }
+    }
 }
 
 /// One layer `h ← act(W h + b[t])`, validated.
@@ -69,6 +97,8 @@ pub(crate) struct Layer<'a> {
     /// `[out_dim, in_dim]` row-major, `dtype` elements.
     weight: &'a [u8],
     dtype: Dtype,
+    /// F32 `[out_dim]` per-row scales when `dtype` is I8; empty otherwise.
+    scale: &'a [u8],
     in_dim: usize,
     out_dim: usize,
     /// F32, `[out_dim]` or `[T, out_dim]`.
@@ -82,6 +112,7 @@ impl Layer<'_> {
     const EMPTY: Layer<'static> = Layer {
         weight: &[],
         dtype: Dtype::F32,
+        scale: &[],
         in_dim: 0,
         out_dim: 0,
         bias: &[],
@@ -112,7 +143,7 @@ impl Layer<'_> {
         } else {
             self.bias
         };
-        kernels::matvec(self.weight, self.dtype, x, bias, y);
+        kernels::matvec(self.weight, self.dtype, self.scale, x, bias, y);
         if let Some(slope) = self.prelu {
             kernels::prelu(y, slope);
         }
@@ -273,7 +304,7 @@ fn network<'a>(
     // Layer tensors beyond the declared count (first, so that a wrong
     // count is reported as such rather than as a shape error).
     for index in len..MAX_LAYERS {
-        for param in [LayerParam::Weight, LayerParam::Bias, LayerParam::Prelu] {
+        for param in LayerParam::ALL {
             if header.has(name(index, param)) {
                 return Err(Error::UnexpectedTensor(name(index, param)));
             }
@@ -291,6 +322,17 @@ fn network<'a>(
         if !out_ok || !has_shape(&w, 2, [out, width]) {
             return Err(Error::ShapeMismatch(w_name));
         }
+
+        // An I8 weight needs its per-row scales (F32 [out], finite); any
+        // other weight must not have them.
+        let s_name = name(LayerParam::Scale);
+        let scale = if w.dtype == Dtype::I8 {
+            vector(header, s_name, out)?
+        } else if header.has(s_name) {
+            return Err(Error::UnexpectedTensor(s_name));
+        } else {
+            &[]
+        };
 
         let b_name = name(LayerParam::Bias);
         let b = header.tensor(b_name)?.ok_or(Error::MissingTensor(b_name))?;
@@ -314,6 +356,7 @@ fn network<'a>(
         *slot = Layer {
             weight: w.bytes,
             dtype: w.dtype,
+            scale,
             in_dim: width,
             out_dim: out,
             bias: b.bytes,
@@ -357,7 +400,7 @@ impl<'a> Model<'a> {
         let steps = meta_usize(meta.steps, "steps", 1, MAX_STEPS)?;
         match meta.weight_dtype {
             None => return Err(Error::MissingMetadata("weight_dtype")),
-            Some(b"f32" | b"f16") => {}
+            Some(b"f32" | b"f16" | b"bf16" | b"int8") => {}
             Some(_) => return Err(Error::BadMetadata("weight_dtype")),
         }
         let energy_layers = meta_layers(meta.energy_layers, "energy_layers", Net::Energy)?;
@@ -392,10 +435,13 @@ impl<'a> Model<'a> {
 
         let layers = energy_net.layers().iter().chain(generator_net.layers());
         let buf_width = layers.clone().fold(data_dim + nz, |w, l| w.max(l.out_dim));
-        let weight_dtype = if layers.clone().any(|l| l.dtype == Dtype::F32) {
-            WeightDtype::F32
+        // The common dtype of all weight matrices; F32 when they mix.
+        let mut dtypes = layers.map(|l| WeightDtype::of(l.dtype));
+        let first = dtypes.next().unwrap_or(WeightDtype::F32);
+        let weight_dtype = if dtypes.all(|d| d == first) {
+            first
         } else {
-            WeightDtype::F16
+            WeightDtype::F32
         };
         Ok(Model {
             data_dim,
@@ -429,9 +475,10 @@ impl<'a> Model<'a> {
         self.steps
     }
 
-    /// The widest weight type of the weight matrices: [`WeightDtype::F16`]
-    /// only if every weight matrix is F16. Each tensor's own dtype is used
-    /// for computing, so mixed files work.
+    /// The dtype of the weight matrices when they all share one
+    /// ([`WeightDtype::F16`], [`WeightDtype::Bf16`] or [`WeightDtype::Int8`]
+    /// only if every weight matrix has it), otherwise [`WeightDtype::F32`].
+    /// Each tensor's own dtype is used for computing, so mixed files work.
     pub fn weight_dtype(&self) -> WeightDtype {
         self.weight_dtype
     }

@@ -233,7 +233,7 @@ fn metadata_errors() {
         ("steps", " 3"),
         ("steps", "-3"),
         ("nz", "two"),
-        ("weight_dtype", "bf16"),
+        ("weight_dtype", "int4"),
         ("weight_dtype", "F16"),
     ] {
         assert_eq!(
@@ -296,9 +296,18 @@ fn metadata_errors() {
 fn tensor_errors() {
     let w0 = layer(Net::Energy, 0, LayerParam::Weight);
     assert_eq!(
-        load(&with_tensor("energy.0.weight", |t| t.dtype = "BF16".into())),
+        load(&with_tensor("energy.0.weight", |t| t.dtype = "I16".into())),
         Err(Error::UnknownDtype(w0))
     );
+    // BF16 and I8 are known dtypes now: an F32-sized payload under them is
+    // a size mismatch, not an unknown dtype.
+    for dtype in ["BF16", "I8"] {
+        assert_eq!(
+            load(&with_tensor("energy.0.weight", |t| t.dtype = dtype.into())),
+            Err(Error::TensorSizeMismatch(w0)),
+            "{dtype}"
+        );
+    }
     assert_eq!(
         load(&with_tensor("energy.0.weight", |t| t.dtype = "F64".into())),
         Err(Error::UnknownDtype(w0))
@@ -796,4 +805,192 @@ fn display_messages_say_what_to_do() {
     assert!(Error::UnsupportedVersion { found: 2 }
         .to_string()
         .contains("re-export"));
+}
+
+/// Builds a file from the test spec with `wt` weights after editing its
+/// metadata / tensors.
+fn edited_wt(
+    wt: Wt,
+    edit_meta: impl FnOnce(&mut Vec<(String, String)>),
+    edit_tensors: impl FnOnce(&mut Vec<Tensor>),
+) -> Vec<u8> {
+    let s = spec();
+    let mut meta = s.metadata(wt);
+    let mut tensors = s.tensors(wt);
+    edit_meta(&mut meta);
+    edit_tensors(&mut tensors);
+    assemble(&meta, &tensors, 8)
+}
+
+fn int8_with(f: impl FnOnce(&mut Vec<Tensor>)) -> Vec<u8> {
+    edited_wt(Wt::Int8, |_| {}, f)
+}
+
+fn find<'t>(t: &'t mut [Tensor], name: &str) -> &'t mut Tensor {
+    t.iter_mut().find(|t| t.name == name).expect(name)
+}
+
+#[test]
+fn bf16_and_int8_files_load() {
+    for wt in [Wt::Bf16, Wt::Int8] {
+        assert_eq!(load(&spec().build(wt)), Ok(()), "{wt:?}");
+    }
+    // The metadata value must name a known precision.
+    for bad in ["int4", "i8", "BF16", "bfloat16", ""] {
+        let bytes = edited_wt(
+            Wt::Int8,
+            |m| {
+                m.retain(|(k, _)| k != "weight_dtype");
+                m.push(("weight_dtype".into(), bad.into()));
+            },
+            |_| {},
+        );
+        assert_eq!(
+            load(&bytes),
+            Err(Error::BadMetadata("weight_dtype")),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn int8_scale_errors() {
+    let s0 = layer(Net::Energy, 0, LayerParam::Scale);
+    let g2 = layer(Net::Generator, 2, LayerParam::Scale);
+    // An I8 weight without its scale.
+    for (name, id) in [("energy.0.scale", s0), ("generator.2.scale", g2)] {
+        assert_eq!(
+            load(&int8_with(|t| t.retain(|t| t.name != name))),
+            Err(Error::MissingTensor(id)),
+            "{name}"
+        );
+    }
+    // Scale of the wrong shape: energy.0 has 5 outputs.
+    for shape in [vec![6u64], vec![4], vec![1, 5], vec![5, 1], vec![]] {
+        let n = shape.iter().product::<u64>() as usize;
+        let bytes = int8_with(|t| {
+            let s = find(t, "energy.0.scale");
+            s.shape = shape.clone();
+            s.data = f32_bytes(&vec![0.01; n]);
+        });
+        assert_eq!(load(&bytes), Err(Error::ShapeMismatch(s0)), "{shape:?}");
+    }
+    // Scale whose bytes do not match its shape.
+    let bytes = int8_with(|t| find(t, "energy.0.scale").data.pop().map(|_| ()).unwrap());
+    assert_eq!(load(&bytes), Err(Error::TensorSizeMismatch(s0)));
+    // Non-finite scales.
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let bytes = int8_with(|t| {
+            let s = find(t, "generator.2.scale");
+            s.data[4..8].copy_from_slice(&bad.to_le_bytes());
+        });
+        assert_eq!(load(&bytes), Err(Error::NonFiniteParameter(g2)), "{bad}");
+    }
+    // A scale must be F32.
+    for dtype in ["F16", "BF16"] {
+        let bytes = int8_with(|t| {
+            let s = find(t, "energy.0.scale");
+            s.dtype = dtype.into();
+            s.data.truncate(s.data.len() / 2);
+        });
+        assert_eq!(load(&bytes), Err(Error::WrongDtype(s0)), "{dtype}");
+    }
+    // A scale without an I8 weight, for every other weight dtype, and for
+    // one layer of an otherwise int8 file whose weight is F32.
+    for wt in [Wt::F32, Wt::F16, Wt::Bf16] {
+        let bytes = edited_wt(
+            wt,
+            |_| {},
+            |t| {
+                t.push(Tensor {
+                    name: "generator.2.scale".into(),
+                    dtype: "F32".into(),
+                    shape: vec![2],
+                    data: f32_bytes(&[0.1, 0.2]),
+                    offsets: None,
+                })
+            },
+        );
+        assert_eq!(load(&bytes), Err(Error::UnexpectedTensor(g2)), "{wt:?}");
+    }
+    let f32_w0 = spec()
+        .tensors(Wt::F32)
+        .into_iter()
+        .find(|t| t.name == "energy.0.weight")
+        .unwrap();
+    let bytes = int8_with(|t| *find(t, "energy.0.weight") = f32_w0);
+    assert_eq!(load(&bytes), Err(Error::UnexpectedTensor(s0)));
+    // Scales beyond the declared layer count, inside and beyond MAX_LAYERS.
+    for (name, id) in [
+        ("energy.3.scale", layer(Net::Energy, 3, LayerParam::Scale)),
+        (
+            "generator.8.scale",
+            layer(Net::Generator, 8, LayerParam::Scale),
+        ),
+    ] {
+        let bytes = int8_with(|t| {
+            t.push(Tensor {
+                name: name.into(),
+                dtype: "F32".into(),
+                shape: vec![1],
+                data: f32_bytes(&[1.0]),
+                offsets: None,
+            })
+        });
+        assert_eq!(load(&bytes), Err(Error::UnexpectedTensor(id)), "{name}");
+    }
+    // Biases and slopes stay F32 in int8 / bf16 files.
+    let bytes = int8_with(|t| {
+        let b = find(t, "energy.1.bias");
+        b.dtype = "I8".into();
+        b.data = vec![0; 7];
+    });
+    assert_eq!(
+        load(&bytes),
+        Err(Error::WrongDtype(layer(Net::Energy, 1, LayerParam::Bias)))
+    );
+    let bytes = edited_wt(
+        Wt::Bf16,
+        |_| {},
+        |t| {
+            let p = find(t, "energy.1.prelu");
+            p.dtype = "BF16".into();
+            p.data.truncate(2);
+        },
+    );
+    assert_eq!(
+        load(&bytes),
+        Err(Error::WrongDtype(layer(Net::Energy, 1, LayerParam::Prelu)))
+    );
+    // I8 weight bytes that do not match the shape.
+    let bytes = int8_with(|t| {
+        find(t, "energy.0.weight").data.push(0);
+    });
+    assert_eq!(
+        load(&bytes),
+        Err(Error::TensorSizeMismatch(layer(
+            Net::Energy,
+            0,
+            LayerParam::Weight
+        )))
+    );
+    // Duplicate scale key.
+    let (json, data) = split(&spec().build(Wt::Int8));
+    let entry_start = json.find("\"energy.0.scale\"").unwrap();
+    let entry_end = entry_start + json[entry_start..].find('}').unwrap() + 1;
+    let entry = json[entry_start..entry_end].to_string();
+    let dup = format!("{},{}}}", &json[..json.len() - 1], entry);
+    assert!(matches!(
+        load(&raw(&dup, &data)),
+        Err(Error::DuplicateKey { .. })
+    ));
+}
+
+#[test]
+fn scale_name_and_messages() {
+    let s = layer(Net::Generator, 1, LayerParam::Scale);
+    assert_eq!(s.to_string(), "generator.1.scale");
+    assert_eq!(LayerParam::Scale.as_str(), "scale");
+    assert!(Error::UnexpectedTensor(s).to_string().contains("I8"));
+    assert!(Error::UnknownDtype(s).to_string().contains("BF16"));
 }

@@ -32,6 +32,8 @@ fn files() -> Vec<Vec<u8>> {
     vec![
         random_spec_dims(1, 2, 1, 2, &[3]).build(Wt::F32),
         random_spec(2).build(Wt::F16),
+        random_spec_dims(3, 2, 1, 2, &[3]).build(Wt::Bf16),
+        random_spec_dims(4, 2, 1, 2, &[3]).build(Wt::Int8),
     ]
 }
 

@@ -156,7 +156,46 @@ fn runtime_matches_libtorch_f32_and_f16() {
     for (what, err) in [("energy", e.energy), ("generator", e.generator), ("step", e.step), ("sample", e.sample)] {
         assert!(err <= 1e-2, "f16 {what}: relative error {err:e} > 1e-2");
     }
+
+    // bf16 weights (8 significant bits) and int8 weights (per-row symmetric
+    // scales, 255 levels) against libtorch f32. Bounds, relative to the
+    // output RMS: about 3× the worst measured values (BF16_BOUND, INT8_BOUND).
+    for (p, bound) in [(Precision::Bf16, BF16_BOUND), (Precision::Int8, INT8_BOUND)] {
+        let e = compare(&ckpt, p);
+        eprintln!(
+            "{} parity (max |Δ| / rms): energy {:.2e}, generator {:.2e}, step {:.2e}, sample {:.2e}",
+            p.name(),
+            e.energy,
+            e.generator,
+            e.step,
+            e.sample
+        );
+        for (what, err) in [("energy", e.energy), ("generator", e.generator), ("step", e.step), ("sample", e.sample)] {
+            assert!(err <= bound, "{} {what}: relative error {err:e} > {bound:e}", p.name());
+        }
+    }
+
+    // File sizes of this model per precision.
+    let model = DeployModel::from_checkpoint(&ckpt).unwrap();
+    let sizes: Vec<(Precision, usize)> = [Precision::F32, Precision::F16, Precision::Bf16, Precision::Int8]
+        .into_iter()
+        .map(|p| (p, model.to_bytes(p).len()))
+        .collect();
+    eprintln!(
+        "model file sizes: {}",
+        sizes.iter().map(|(p, n)| format!("{} {n} B", p.name())).collect::<Vec<_>>().join(", ")
+    );
+    // f32 > f16 ≈ bf16 (same data, header differs by dtype names) > int8.
+    let n = |i: usize| sizes[i].1;
+    assert!(n(0) > n(1) && n(1).abs_diff(n(2)) <= 64 && n(2) > n(3), "{sizes:?}");
 }
+
+/// bf16 bound (max |Δ| / output RMS). Measured: energy 3.8e-3, generator
+/// 1.5e-2, step 9.2e-3, sample 1.5e-2.
+const BF16_BOUND: f64 = 5e-2;
+/// int8 bound (max |Δ| / output RMS). Measured: energy 8.1e-3, generator
+/// 2.5e-2, step 1.6e-2, sample 2.4e-2.
+const INT8_BOUND: f64 = 8e-2;
 
 #[test]
 fn model_file_coefficients_match_golden_values() {

@@ -9,6 +9,32 @@ use ddaebm_runtime::Rng;
 pub enum Wt {
     F32,
     F16,
+    Bf16,
+    Int8,
+}
+
+impl Wt {
+    pub const ALL: [Wt; 4] = [Wt::F32, Wt::F16, Wt::Bf16, Wt::Int8];
+
+    /// The `weight_dtype` metadata value.
+    pub fn meta(self) -> &'static str {
+        match self {
+            Wt::F32 => "f32",
+            Wt::F16 => "f16",
+            Wt::Bf16 => "bf16",
+            Wt::Int8 => "int8",
+        }
+    }
+
+    /// The safetensors dtype of the weight matrices.
+    pub fn dtype(self) -> &'static str {
+        match self {
+            Wt::F32 => "F32",
+            Wt::F16 => "F16",
+            Wt::Bf16 => "BF16",
+            Wt::Int8 => "I8",
+        }
+    }
 }
 
 /// One layer: `h ← prelu?(W h + b[t])`.
@@ -65,6 +91,51 @@ pub fn round_f16(x: f32) -> f32 {
     half::f16::from_f32(x).to_f32()
 }
 
+pub fn bf16_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter()
+        .flat_map(|x| half::bf16::from_f32(*x).to_bits().to_le_bytes())
+        .collect()
+}
+
+pub fn round_bf16(x: f32) -> f32 {
+    half::bf16::from_f32(x).to_f32()
+}
+
+/// Symmetric per-row int8 quantisation of a row-major [out, inp] matrix, as
+/// `export --int8` does it: `scale[o] = max |W[o]| / 127` (1 for a zero
+/// row), `q = round(W / scale)` clamped to ±127. Returns (q, scale).
+pub fn quantise_i8(w: &[f32], out: usize, inp: usize) -> (Vec<i8>, Vec<f32>) {
+    let mut q = Vec::with_capacity(out * inp);
+    let mut scales = Vec::with_capacity(out);
+    for row in w.chunks_exact(inp).take(out) {
+        let max = row.iter().fold(0.0f64, |m, &v| m.max((v as f64).abs()));
+        let scale = if max > 0.0 { (max / 127.0) as f32 } else { 1.0 };
+        scales.push(scale);
+        q.extend(
+            row.iter()
+                .map(|&v| (v as f64 / scale as f64).round().clamp(-127.0, 127.0) as i8),
+        );
+    }
+    (q, scales)
+}
+
+/// The weights of `l` as the runtime sees them for `wt`, in f64: rounded to
+/// f16 / bf16, or dequantised `scale[o] · q[o][i]` for int8.
+pub fn effective_weights(l: &LayerSpec, wt: Wt) -> Vec<f64> {
+    match wt {
+        Wt::F32 => l.w.iter().map(|&w| w as f64).collect(),
+        Wt::F16 => l.w.iter().map(|&w| round_f16(w) as f64).collect(),
+        Wt::Bf16 => l.w.iter().map(|&w| round_bf16(w) as f64).collect(),
+        Wt::Int8 => {
+            let (q, s) = quantise_i8(&l.w, l.out, l.inp);
+            q.iter()
+                .enumerate()
+                .map(|(k, &q)| s[k / l.inp] as f64 * q as f64)
+                .collect()
+        }
+    }
+}
+
 fn f32_tensor(name: &str, shape: &[usize], v: &[f32]) -> Tensor {
     Tensor {
         name: name.into(),
@@ -84,10 +155,7 @@ impl Spec {
             s("data_dim", self.d.to_string()),
             s("nz", self.nz.to_string()),
             s("steps", self.steps.to_string()),
-            s(
-                "weight_dtype",
-                if wt == Wt::F16 { "f16" } else { "f32" }.into(),
-            ),
+            s("weight_dtype", wt.meta().into()),
             s("energy_layers", self.energy.len().to_string()),
             s("generator_layers", self.generator.len().to_string()),
             s("schedule", "vp".into()),
@@ -105,17 +173,25 @@ impl Spec {
         ];
         for (net, layers) in [("energy", &self.energy), ("generator", &self.generator)] {
             for (i, l) in layers.iter().enumerate() {
+                let (data, scale) = match wt {
+                    Wt::F32 => (f32_bytes(&l.w), None),
+                    Wt::F16 => (f16_bytes(&l.w), None),
+                    Wt::Bf16 => (bf16_bytes(&l.w), None),
+                    Wt::Int8 => {
+                        let (q, s) = quantise_i8(&l.w, l.out, l.inp);
+                        (q.iter().map(|q| q.to_le_bytes()[0]).collect(), Some(s))
+                    }
+                };
                 t.push(Tensor {
                     name: format!("{net}.{i}.weight"),
-                    dtype: if wt == Wt::F16 { "F16" } else { "F32" }.into(),
+                    dtype: wt.dtype().into(),
                     shape: vec![l.out as u64, l.inp as u64],
-                    data: if wt == Wt::F16 {
-                        f16_bytes(&l.w)
-                    } else {
-                        f32_bytes(&l.w)
-                    },
+                    data,
                     offsets: None,
                 });
+                if let Some(s) = scale {
+                    t.push(f32_tensor(&format!("{net}.{i}.scale"), &[l.out], &s));
+                }
                 let bshape: Vec<usize> = if l.per_step {
                     vec![self.steps, l.out]
                 } else {
@@ -240,8 +316,9 @@ pub fn random_spec_dims(seed: u64, d: usize, nz: usize, steps: usize, widths: &[
     }
 }
 
-/// f64 forward pass of a layer chain at step `t`; weights rounded to f16
-/// first if `wt` is F16 (biases and slopes stay f32, as in the file).
+/// f64 forward pass of a layer chain at step `t` with the weights the file
+/// holds for `wt` ([`effective_weights`]: rounded to f16 / bf16 or int8
+/// dequantised; biases and slopes stay f32, as in the file).
 pub fn reference_forward(layers: &[LayerSpec], t: usize, x: &[f64], wt: Wt) -> Vec<f64> {
     let mut h = x.to_vec();
     for l in layers {
@@ -250,12 +327,12 @@ pub fn reference_forward(layers: &[LayerSpec], t: usize, x: &[f64], wt: Wt) -> V
         } else {
             &l.b[..]
         };
+        let w = effective_weights(l, wt);
         let mut y = vec![0.0f64; l.out];
         for j in 0..l.out {
             let mut acc = 0.0f64;
-            for (&w, &hi) in l.w[j * l.inp..(j + 1) * l.inp].iter().zip(&h) {
-                let w = if wt == Wt::F16 { round_f16(w) } else { w };
-                acc += w as f64 * hi;
+            for (&w, &hi) in w[j * l.inp..(j + 1) * l.inp].iter().zip(&h) {
+                acc += w * hi;
             }
             y[j] = acc + bias[j] as f64;
             if let Some(p) = l.prelu {
