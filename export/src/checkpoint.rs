@@ -34,7 +34,9 @@ pub enum CheckpointError {
         source: std::io::Error,
     },
     /// The file is not a safetensors file.
-    #[error("{path}: not a safetensors checkpoint ({detail}); pass the `checkpoint.safetensors` that `trainer fit` wrote")]
+    #[error(
+        "{path}: not a safetensors checkpoint ({detail}); pass the `checkpoint.safetensors` that `trainer fit` wrote"
+    )]
     NotSafetensors {
         /// The file.
         path: String,
@@ -225,11 +227,9 @@ impl Checkpoint {
             .map_err(|e| CheckpointError::NotSafetensors { path: path.into(), detail: e.to_string() })?;
         let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
             .map_err(|e| CheckpointError::NotSafetensors { path: path.into(), detail: e.to_string() })?;
-        let json = header
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(META_KEY))
-            .ok_or_else(|| CheckpointError::BadMeta { path: path.into(), detail: format!("no `{META_KEY}` metadata") })?;
+        let json = header.metadata().as_ref().and_then(|m| m.get(META_KEY)).ok_or_else(|| {
+            CheckpointError::BadMeta { path: path.into(), detail: format!("no `{META_KEY}` metadata") }
+        })?;
         let probe: serde_json::Value = serde_json::from_str(json)
             .map_err(|e| CheckpointError::BadMeta { path: path.into(), detail: e.to_string() })?;
         if probe.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {

@@ -50,8 +50,8 @@ impl Cli {
 fn run(cli: Cli) -> Result<()> {
     let ckpt = Checkpoint::load(&cli.checkpoint)?;
     let precision = cli.precision();
-    let model = DeployModel::from_checkpoint(&ckpt)
-        .with_context(|| format!("cannot export {}", cli.checkpoint.display()))?;
+    let model =
+        DeployModel::from_checkpoint(&ckpt).with_context(|| format!("cannot export {}", cli.checkpoint.display()))?;
     let bytes = model.to_bytes(precision);
     let out = cli.out.unwrap_or_else(|| {
         let dir = cli.checkpoint.parent().map(PathBuf::from).unwrap_or_default();

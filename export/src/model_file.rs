@@ -137,7 +137,12 @@ impl DeployModel {
             ("schedule.coef2".into(), Dtype::F32, vec![self.steps], f32s(&self.coef2)),
             ("schedule.posterior_std".into(), Dtype::F32, vec![self.steps], f32s(&self.posterior_std)),
             ("norm.mean".into(), Dtype::F32, vec![self.data_dim], f32s(&self.mean)),
-            ("norm.inv_std".into(), Dtype::F32, vec![self.data_dim], f32s(&self.std.iter().map(|s| 1.0 / s).collect::<Vec<_>>())),
+            (
+                "norm.inv_std".into(),
+                Dtype::F32,
+                vec![self.data_dim],
+                f32s(&self.std.iter().map(|s| 1.0 / s).collect::<Vec<_>>()),
+            ),
             ("norm.std".into(), Dtype::F32, vec![self.data_dim], f32s(&self.std)),
         ];
         for (net, layers) in [("energy", &self.energy), ("generator", &self.generator)] {

@@ -22,12 +22,7 @@ impl Model<'_> {
 
     /// f(x, t) for `x` already in normalised (model) units; otherwise as
     /// [`energy`](Model::energy).
-    pub fn energy_normalised(
-        &self,
-        x: &[f32],
-        t: usize,
-        scratch: &mut [f32],
-    ) -> Result<f32, Error> {
+    pub fn energy_normalised(&self, x: &[f32], t: usize, scratch: &mut [f32]) -> Result<f32, Error> {
         self.check_len("x", x.len(), self.data_dim)?;
         self.check_step(t)?;
         let (a, b) = self.split_scratch(scratch)?;

@@ -145,10 +145,9 @@ impl fmt::Display for Error {
                 "safetensors header length {header_len} exceeds the {available} bytes that follow it; \
                  the file is truncated or not a safetensors file: store the complete model file"
             ),
-            Error::Json { offset } => write!(
-                f,
-                "malformed JSON in the model header at byte {offset}; the file is corrupt: {REEXPORT}"
-            ),
+            Error::Json { offset } => {
+                write!(f, "malformed JSON in the model header at byte {offset}; the file is corrupt: {REEXPORT}")
+            }
             Error::UnsupportedJson { offset } => write!(
                 f,
                 "JSON at byte {offset} is outside what the runtime reads (objects at most two deep, \
@@ -159,10 +158,9 @@ impl fmt::Display for Error {
                 "backslash escape in a JSON string at byte {offset}; tensor names and metadata \
                  must not need escapes: {REEXPORT}"
             ),
-            Error::DuplicateKey { offset } => write!(
-                f,
-                "duplicate JSON key at byte {offset} of the model header: {REEXPORT}"
-            ),
+            Error::DuplicateKey { offset } => {
+                write!(f, "duplicate JSON key at byte {offset} of the model header: {REEXPORT}")
+            }
             Error::NotDdaebmModel => write!(
                 f,
                 "not a DDAEBM model (`__metadata__.format` is missing or not `ddaebm-model`); \
@@ -176,10 +174,9 @@ impl fmt::Display for Error {
             Error::MissingMetadata(key) => {
                 write!(f, "required metadata key `{key}` is missing: {REEXPORT}")
             }
-            Error::BadMetadata(key) => write!(
-                f,
-                "metadata `{key}` has a malformed value (see docs/model-format.md): {REEXPORT}"
-            ),
+            Error::BadMetadata(key) => {
+                write!(f, "metadata `{key}` has a malformed value (see docs/model-format.md): {REEXPORT}")
+            }
             Error::MetadataOutOfRange(key) => write!(
                 f,
                 "metadata `{key}` is outside the range this runtime supports \
@@ -198,10 +195,9 @@ impl fmt::Display for Error {
                 "tensor `{name}` does not belong in this model (layer index beyond the declared \
                  layer count, a PReLU on the last layer, or a scale without an I8 weight): {REEXPORT}"
             ),
-            Error::BadTensorEntry(name) => write!(
-                f,
-                "header entry of tensor `{name}` lacks `dtype`, `shape` or `data_offsets`: {REEXPORT}"
-            ),
+            Error::BadTensorEntry(name) => {
+                write!(f, "header entry of tensor `{name}` lacks `dtype`, `shape` or `data_offsets`: {REEXPORT}")
+            }
             Error::UnknownDtype(name) => write!(
                 f,
                 "tensor `{name}` has a dtype other than F32, F16, BF16 or I8; re-export with \
@@ -222,19 +218,17 @@ impl fmt::Display for Error {
                 "tensor `{name}` extends past the end of the file; the file is truncated: \
                  store the complete model file"
             ),
-            Error::TensorSizeMismatch(name) => write!(
-                f,
-                "byte length of tensor `{name}` differs from its shape times its dtype size: {REEXPORT}"
-            ),
+            Error::TensorSizeMismatch(name) => {
+                write!(f, "byte length of tensor `{name}` differs from its shape times its dtype size: {REEXPORT}")
+            }
             Error::ShapeMismatch(name) => write!(
                 f,
                 "tensor `{name}` has a shape that does not fit the model (see the shape rules in \
                  docs/model-format.md): {REEXPORT}"
             ),
-            Error::NonFiniteParameter(name) => write!(
-                f,
-                "tensor `{name}` contains NaN or infinity; check the training run and re-export"
-            ),
+            Error::NonFiniteParameter(name) => {
+                write!(f, "tensor `{name}` contains NaN or infinity; check the training run and re-export")
+            }
             Error::InvalidParameter(name) => write!(
                 f,
                 "tensor `{name}` holds an invalid value (negative posterior_std or zero inv_std); \
@@ -245,10 +239,9 @@ impl fmt::Display for Error {
                 "argument `{argument}` has length {found} but the model needs {expected}; \
                  size it from Model::data_dim() / Model::nz()"
             ),
-            Error::StepOutOfRange { t, steps } => write!(
-                f,
-                "step index {t} is out of range: the model has {steps} steps, pass t < {steps}"
-            ),
+            Error::StepOutOfRange { t, steps } => {
+                write!(f, "step index {t} is out of range: the model has {steps} steps, pass t < {steps}")
+            }
             Error::ScratchTooSmall { needed, found } => write!(
                 f,
                 "scratch buffer holds {found} f32 but {needed} are needed; size it with \

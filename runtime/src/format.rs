@@ -85,12 +85,8 @@ impl LayerParam {
     pub(crate) const COUNT: usize = 4;
 
     /// Every layer parameter, in slot order.
-    pub(crate) const ALL: [LayerParam; LayerParam::COUNT] = [
-        LayerParam::Weight,
-        LayerParam::Bias,
-        LayerParam::Prelu,
-        LayerParam::Scale,
-    ];
+    pub(crate) const ALL: [LayerParam; LayerParam::COUNT] =
+        [LayerParam::Weight, LayerParam::Bias, LayerParam::Prelu, LayerParam::Scale];
 
     /// The tensor name suffix: `weight`, `bias` or `prelu`.
     pub const fn as_str(self) -> &'static str {
@@ -160,10 +156,7 @@ impl TensorName {
     /// Layer names are `{energy|generator}.{i}.{weight|bias|prelu|scale}` with `i`
     /// in canonical decimal (no sign, no leading zeros).
     fn parse(s: &[u8]) -> Option<TensorName> {
-        if let Some(name) = Self::FIXED
-            .iter()
-            .find(|n| n.fixed_str().map(str::as_bytes) == Some(s))
-        {
+        if let Some(name) = Self::FIXED.iter().find(|n| n.fixed_str().map(str::as_bytes) == Some(s)) {
             return Some(*name);
         }
         let (net, rest) = if let Some(rest) = s.strip_prefix(b"energy.") {
@@ -350,34 +343,21 @@ const HEADER_START: usize = 8;
 impl<'a> Header<'a> {
     /// Splits `bytes` into header and data and scans the whole header.
     pub(crate) fn parse(bytes: &'a [u8]) -> Result<Header<'a>, Error> {
-        let (len_bytes, rest) = bytes
-            .split_first_chunk::<HEADER_START>()
-            .ok_or(Error::TooShort { len: bytes.len() })?;
+        let (len_bytes, rest) =
+            bytes.split_first_chunk::<HEADER_START>().ok_or(Error::TooShort { len: bytes.len() })?;
         let header_len = u64::from_le_bytes(*len_bytes);
-        let out_of_bounds = Error::HeaderOutOfBounds {
-            header_len,
-            available: rest.len(),
-        };
+        let out_of_bounds = Error::HeaderOutOfBounds { header_len, available: rest.len() };
         let n = usize::try_from(header_len).map_err(|_| out_of_bounds)?;
         let (json, data) = rest.split_at_checked(n).ok_or(out_of_bounds)?;
-        let mut header = Header {
-            json,
-            data,
-            has_metadata: false,
-            meta: Metadata::default(),
-            slots: [0; N_SLOTS],
-            stray: None,
-        };
+        let mut header =
+            Header { json, data, has_metadata: false, meta: Metadata::default(), slots: [0; N_SLOTS], stray: None };
         header.scan()?;
         Ok(header)
     }
 
     /// Scans the top-level object, recording positions and metadata.
     fn scan(&mut self) -> Result<(), Error> {
-        let mut s = Scanner {
-            buf: self.json,
-            pos: 0,
-        };
+        let mut s = Scanner { buf: self.json, pos: 0 };
         s.skip_ws();
         s.expect(b'{')?;
         s.skip_ws();
@@ -401,9 +381,7 @@ impl<'a> Header<'a> {
                     s.entry()?;
                     if let Some(name) = TensorName::parse(key) {
                         match name.slot().and_then(|i| self.slots.get_mut(i)) {
-                            Some(slot) if *slot != 0 => {
-                                return Err(Error::DuplicateKey { offset: key_offset })
-                            }
+                            Some(slot) if *slot != 0 => return Err(Error::DuplicateKey { offset: key_offset }),
                             Some(slot) => *slot = position,
                             None => {
                                 self.stray.get_or_insert(name);
@@ -461,10 +439,7 @@ impl<'a> Header<'a> {
 
     /// Position of `name`'s entry in the header, if present.
     fn position(&self, name: TensorName) -> Option<usize> {
-        name.slot()
-            .and_then(|i| self.slots.get(i))
-            .copied()
-            .filter(|&p| p != 0)
+        name.slot().and_then(|i| self.slots.get(i)).copied().filter(|&p| p != 0)
     }
 
     /// Reads and checks the entry of `name`: `Ok(None)` if the file has no
@@ -474,13 +449,8 @@ impl<'a> Header<'a> {
         let Some(pos) = self.position(name) else {
             return Ok(None);
         };
-        let entry = Scanner {
-            buf: self.json,
-            pos,
-        }
-        .entry()?;
-        let (Some(dtype), Some(shape), Some(offsets)) = (entry.dtype, entry.shape, entry.offsets)
-        else {
+        let entry = Scanner { buf: self.json, pos }.entry()?;
+        let (Some(dtype), Some(shape), Some(offsets)) = (entry.dtype, entry.shape, entry.offsets) else {
             return Err(Error::BadTensorEntry(name));
         };
         let dtype = match dtype {
@@ -498,18 +468,11 @@ impl<'a> Header<'a> {
         let begin = usize::try_from(begin).map_err(|_| out_of_bounds)?;
         let end = usize::try_from(end).map_err(|_| out_of_bounds)?;
         let bytes = self.data.get(begin..end).ok_or(out_of_bounds)?;
-        let expected = shape
-            .product
-            .and_then(|n| n.checked_mul(dtype.size() as u64));
+        let expected = shape.product.and_then(|n| n.checked_mul(dtype.size() as u64));
         if expected != Some(bytes.len() as u64) {
             return Err(Error::TensorSizeMismatch(name));
         }
-        Ok(Some(RawTensor {
-            dtype,
-            rank: shape.len,
-            dims: shape.first,
-            bytes,
-        }))
+        Ok(Some(RawTensor { dtype, rank: shape.len, dims: shape.first, bytes }))
     }
 }
 
@@ -533,9 +496,7 @@ impl<'a> Scanner<'a> {
 
     /// A syntax error at the current position.
     fn syntax_error(&self) -> Error {
-        Error::Json {
-            offset: self.offset(),
-        }
+        Error::Json { offset: self.offset() }
     }
 
     /// The error for a value that is not of the expected kind: valid JSON
@@ -543,9 +504,7 @@ impl<'a> Scanner<'a> {
     fn unexpected_value(&self) -> Error {
         match self.peek() {
             Some(b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
-                Error::UnsupportedJson {
-                    offset: self.offset(),
-                }
+                Error::UnsupportedJson { offset: self.offset() }
             }
             _ => self.syntax_error(),
         }
@@ -604,11 +563,7 @@ impl<'a> Scanner<'a> {
             match self.peek() {
                 None => return Err(self.syntax_error()),
                 Some(b'"') => break,
-                Some(b'\\') => {
-                    return Err(Error::UnsupportedEscape {
-                        offset: self.offset(),
-                    })
-                }
+                Some(b'\\') => return Err(Error::UnsupportedEscape { offset: self.offset() }),
                 Some(0..=0x1f) => return Err(self.syntax_error()),
                 Some(_) => self.pos += 1,
             }
@@ -648,11 +603,7 @@ impl<'a> Scanner<'a> {
     fn int_array(&mut self) -> Result<IntArray, Error> {
         self.expect_value(b'[')?;
         self.skip_ws();
-        let mut array = IntArray {
-            len: 0,
-            first: [0; 2],
-            product: Some(1),
-        };
+        let mut array = IntArray { len: 0, first: [0; 2], product: Some(1) };
         if self.peek() == Some(b']') {
             self.pos += 1;
             return Ok(array);
@@ -734,11 +685,7 @@ mod tests {
         }
         assert_eq!(
             TensorName::parse(b"generator.12.bias"),
-            Some(TensorName::Layer {
-                net: Net::Generator,
-                index: 12,
-                param: LayerParam::Bias
-            })
+            Some(TensorName::Layer { net: Net::Generator, index: 12, param: LayerParam::Bias })
         );
         assert_eq!(TensorName::parse(b"energy.01.bias"), None);
         assert_eq!(TensorName::parse(b"energy.1.gamma"), None);
@@ -747,21 +694,10 @@ mod tests {
         assert_eq!(TensorName::parse(b"encoder.0.weight"), None);
         assert_eq!(
             TensorName::parse(b"energy.3.scale"),
-            Some(TensorName::Layer {
-                net: Net::Energy,
-                index: 3,
-                param: LayerParam::Scale
-            })
+            Some(TensorName::Layer { net: Net::Energy, index: 3, param: LayerParam::Scale })
         );
         let big = TensorName::parse(b"energy.99999999999999999999.prelu");
-        assert_eq!(
-            big,
-            Some(TensorName::Layer {
-                net: Net::Energy,
-                index: u32::MAX,
-                param: LayerParam::Prelu
-            })
-        );
+        assert_eq!(big, Some(TensorName::Layer { net: Net::Energy, index: u32::MAX, param: LayerParam::Prelu }));
         assert_eq!(big.unwrap().slot(), None);
     }
 
@@ -771,11 +707,8 @@ mod tests {
         let nets = [Net::Energy, Net::Generator];
         let params = LayerParam::ALL;
         let layer_names = nets.iter().flat_map(|&net| {
-            (0..MAX_LAYERS as u32).flat_map(move |index| {
-                params
-                    .into_iter()
-                    .map(move |param| TensorName::Layer { net, index, param })
-            })
+            (0..MAX_LAYERS as u32)
+                .flat_map(move |index| params.into_iter().map(move |param| TensorName::Layer { net, index, param }))
         });
         for name in TensorName::FIXED.into_iter().chain(layer_names) {
             let i = name.slot().unwrap();
@@ -812,60 +745,21 @@ mod tests {
         assert_eq!(scan(b"{}x"), Err(Error::Json { offset: 10 }));
         assert_eq!(scan(b"{\"a\":{},}"), Err(Error::Json { offset: 16 }));
         assert_eq!(scan(b"{\"a\" {}}"), Err(Error::Json { offset: 13 }));
-        assert_eq!(
-            scan(b"{\"a\":1}"),
-            Err(Error::UnsupportedJson { offset: 13 })
-        );
-        assert_eq!(
-            scan(b"{\"a\":{\"s\":[-1]}}"),
-            Err(Error::UnsupportedJson { offset: 19 })
-        );
-        assert_eq!(
-            scan(b"{\"a\":{\"s\":[1.5]}}"),
-            Err(Error::UnsupportedJson { offset: 19 })
-        );
-        assert_eq!(
-            scan(b"{\"a\":{\"s\":[01]}}"),
-            Err(Error::Json { offset: 20 })
-        );
-        assert_eq!(
-            scan(b"{\"a\":{\"s\":[99999999999999999999]}}"),
-            Err(Error::UnsupportedJson { offset: 19 })
-        );
-        assert_eq!(
-            scan(b"{\"a\":{\"s\":{}}}"),
-            Err(Error::UnsupportedJson { offset: 18 })
-        );
-        assert_eq!(
-            scan(b"{\"a\\n\":{}}"),
-            Err(Error::UnsupportedEscape { offset: 11 })
-        );
+        assert_eq!(scan(b"{\"a\":1}"), Err(Error::UnsupportedJson { offset: 13 }));
+        assert_eq!(scan(b"{\"a\":{\"s\":[-1]}}"), Err(Error::UnsupportedJson { offset: 19 }));
+        assert_eq!(scan(b"{\"a\":{\"s\":[1.5]}}"), Err(Error::UnsupportedJson { offset: 19 }));
+        assert_eq!(scan(b"{\"a\":{\"s\":[01]}}"), Err(Error::Json { offset: 20 }));
+        assert_eq!(scan(b"{\"a\":{\"s\":[99999999999999999999]}}"), Err(Error::UnsupportedJson { offset: 19 }));
+        assert_eq!(scan(b"{\"a\":{\"s\":{}}}"), Err(Error::UnsupportedJson { offset: 18 }));
+        assert_eq!(scan(b"{\"a\\n\":{}}"), Err(Error::UnsupportedEscape { offset: 11 }));
         assert_eq!(scan(b"{\"a\x01\":{}}"), Err(Error::Json { offset: 11 }));
         assert_eq!(scan(b"{\"a"), Err(Error::Json { offset: 11 }));
-        assert_eq!(
-            scan(b"{\"__metadata__\":{},\"__metadata__\":{}}"),
-            Err(Error::DuplicateKey { offset: 27 })
-        );
-        assert_eq!(
-            scan(b"{\"__metadata__\":{\"nz\":\"1\",\"nz\":\"2\"}}"),
-            Err(Error::DuplicateKey { offset: 34 })
-        );
-        assert_eq!(
-            scan(b"{\"__metadata__\":{\"nz\":2}}"),
-            Err(Error::UnsupportedJson { offset: 30 })
-        );
+        assert_eq!(scan(b"{\"__metadata__\":{},\"__metadata__\":{}}"), Err(Error::DuplicateKey { offset: 27 }));
+        assert_eq!(scan(b"{\"__metadata__\":{\"nz\":\"1\",\"nz\":\"2\"}}"), Err(Error::DuplicateKey { offset: 34 }));
+        assert_eq!(scan(b"{\"__metadata__\":{\"nz\":2}}"), Err(Error::UnsupportedJson { offset: 30 }));
         // Ignored duplicates are not detected.
-        assert_eq!(
-            scan(b"{\"__metadata__\":{\"x\":\"1\",\"x\":\"2\"}}"),
-            Ok(())
-        );
-        assert_eq!(
-            scan(b"{\"norm.std\":{},\"norm.std\":{}}"),
-            Err(Error::DuplicateKey { offset: 23 })
-        );
-        assert_eq!(
-            scan(b"{\"q\":{\"dtype\":\"F32\",\"dtype\":\"F32\"}}"),
-            Err(Error::DuplicateKey { offset: 28 })
-        );
+        assert_eq!(scan(b"{\"__metadata__\":{\"x\":\"1\",\"x\":\"2\"}}"), Ok(()));
+        assert_eq!(scan(b"{\"norm.std\":{},\"norm.std\":{}}"), Err(Error::DuplicateKey { offset: 23 }));
+        assert_eq!(scan(b"{\"q\":{\"dtype\":\"F32\",\"dtype\":\"F32\"}}"), Err(Error::DuplicateKey { offset: 28 }));
     }
 }

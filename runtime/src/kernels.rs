@@ -72,19 +72,9 @@ pub(crate) fn f32_at(bytes: &[u8], i: usize) -> Option<f32> {
 /// `bias.len() == 4 * y.len()` and, for I8, `scale.len() == 4 * y.len()`
 /// (validated at load); with shorter inputs the loops stop early instead of
 /// panicking.
-pub(crate) fn matvec(
-    weight: &[u8],
-    dtype: Dtype,
-    scale: &[u8],
-    x: &[f32],
-    bias: &[u8],
-    y: &mut [f32],
-) {
+pub(crate) fn matvec(weight: &[u8], dtype: Dtype, scale: &[u8], x: &[f32], bias: &[u8], y: &mut [f32]) {
     let row_bytes = x.len().saturating_mul(dtype.size()).max(1);
-    let rows = y
-        .iter_mut()
-        .zip(weight.chunks_exact(row_bytes))
-        .zip(bias.chunks_exact(4));
+    let rows = y.iter_mut().zip(weight.chunks_exact(row_bytes)).zip(bias.chunks_exact(4));
     match dtype {
         Dtype::F32 => {
             for ((yj, row), bj) in rows {

@@ -103,7 +103,5 @@ mod schedule;
 
 pub use error::Error;
 pub use format::{LayerParam, Net, TensorName, MAX_LAYERS};
-pub use model::{
-    scratch_len_for, Model, WeightDtype, FORMAT_VERSION, MAX_DATA_DIM, MAX_NZ, MAX_STEPS,
-};
+pub use model::{scratch_len_for, Model, WeightDtype, FORMAT_VERSION, MAX_DATA_DIM, MAX_NZ, MAX_STEPS};
 pub use rng::Rng;

@@ -9,9 +9,7 @@
 use core::fmt;
 
 use crate::error::Error;
-use crate::format::{
-    parse_decimal, Dtype, Header, LayerParam, Net, RawTensor, TensorName, MAX_LAYERS,
-};
+use crate::format::{parse_decimal, Dtype, Header, LayerParam, Net, RawTensor, TensorName, MAX_LAYERS};
 use crate::kernels::{self, f32_le};
 
 /// The file format version this runtime reads (`__metadata__.format_version`).
@@ -122,24 +120,15 @@ impl Layer<'_> {
 
     /// Applies the layer at step `t`: reads `src[..in_dim]`, writes `dst[..out_dim]`.
     fn apply(&self, t: usize, src: &[f32], dst: &mut [f32]) -> Result<(), Error> {
-        let x = src.get(..self.in_dim).ok_or(Error::ScratchTooSmall {
-            needed: self.in_dim,
-            found: src.len(),
-        })?;
+        let x = src.get(..self.in_dim).ok_or(Error::ScratchTooSmall { needed: self.in_dim, found: src.len() })?;
         let found = dst.len();
-        let y = dst.get_mut(..self.out_dim).ok_or(Error::ScratchTooSmall {
-            needed: self.out_dim,
-            found,
-        })?;
+        let y = dst.get_mut(..self.out_dim).ok_or(Error::ScratchTooSmall { needed: self.out_dim, found })?;
         let bias_bytes = self.out_dim.saturating_mul(4).max(1);
         let bias = if self.bias_per_step {
             self.bias
                 .chunks_exact(bias_bytes)
                 .nth(t)
-                .ok_or(Error::StepOutOfRange {
-                    t,
-                    steps: self.bias.len() / bias_bytes,
-                })?
+                .ok_or(Error::StepOutOfRange { t, steps: self.bias.len() / bias_bytes })?
         } else {
             self.bias
         };
@@ -165,12 +154,7 @@ impl<'a> Network<'a> {
 
     /// Runs the chain at step `t` on the input in `a`, ping-ponging between
     /// `a` and `b`; returns the output slice (in `a` or `b`).
-    pub(crate) fn forward<'s>(
-        &self,
-        t: usize,
-        a: &'s mut [f32],
-        b: &'s mut [f32],
-    ) -> Result<&'s [f32], Error> {
+    pub(crate) fn forward<'s>(&self, t: usize, a: &'s mut [f32], b: &'s mut [f32]) -> Result<&'s [f32], Error> {
         let mut in_a = true;
         let mut out_len = 0;
         for layer in self.layers() {
@@ -180,10 +164,7 @@ impl<'a> Network<'a> {
             out_len = layer.out_dim;
         }
         let out: &'s [f32] = if in_a { a } else { b };
-        out.get(..out_len).ok_or(Error::ScratchTooSmall {
-            needed: out_len,
-            found: out.len(),
-        })
+        out.get(..out_len).ok_or(Error::ScratchTooSmall { needed: out_len, found: out.len() })
     }
 }
 
@@ -229,12 +210,7 @@ impl fmt::Debug for Model<'_> {
 }
 
 /// Reads a required decimal metadata value in `lo..=hi`.
-fn meta_usize(
-    value: Option<&[u8]>,
-    key: &'static str,
-    lo: usize,
-    hi: usize,
-) -> Result<usize, Error> {
+fn meta_usize(value: Option<&[u8]>, key: &'static str, lo: usize, hi: usize) -> Result<usize, Error> {
     let value = value.ok_or(Error::MissingMetadata(key))?;
     let n = parse_decimal(value).ok_or(Error::BadMetadata(key))?;
     let n = usize::try_from(n).unwrap_or(usize::MAX);
@@ -260,12 +236,7 @@ fn meta_layers(value: Option<&[u8]>, key: &'static str, net: Net) -> Result<usiz
 
 /// Whether a tensor has rank `rank` and first dimensions `dims`.
 fn has_shape(t: &RawTensor<'_>, rank: usize, dims: [usize; 2]) -> bool {
-    t.rank == rank
-        && t.dims
-            .iter()
-            .zip(dims)
-            .take(rank)
-            .all(|(&a, b)| a == b as u64)
+    t.rank == rank && t.dims.iter().zip(dims).take(rank).all(|(&a, b)| a == b as u64)
 }
 
 /// Loads a required F32 vector tensor of `len` elements, all finite.
@@ -292,15 +263,8 @@ fn network<'a>(
     out_dim: usize,
     steps: usize,
 ) -> Result<Network<'a>, Error> {
-    let mut network = Network {
-        layers: [Layer::EMPTY; MAX_LAYERS],
-        len: 0,
-    };
-    let name = |index: usize, param| TensorName::Layer {
-        net,
-        index: index as u32,
-        param,
-    };
+    let mut network = Network { layers: [Layer::EMPTY; MAX_LAYERS], len: 0 };
+    let name = |index: usize, param| TensorName::Layer { net, index: index as u32, param };
     // Layer tensors beyond the declared count (first, so that a wrong
     // count is reported as such rather than as a shape error).
     for index in len..MAX_LAYERS {
@@ -386,14 +350,10 @@ impl<'a> Model<'a> {
         if !header.has_metadata || meta.format != Some(b"ddaebm-model".as_slice()) {
             return Err(Error::NotDdaebmModel);
         }
-        let version = meta
-            .format_version
-            .ok_or(Error::MissingMetadata("format_version"))?;
+        let version = meta.format_version.ok_or(Error::MissingMetadata("format_version"))?;
         let version = parse_decimal(version).ok_or(Error::BadMetadata("format_version"))?;
         if version != u64::from(FORMAT_VERSION) {
-            return Err(Error::UnsupportedVersion {
-                found: u32::try_from(version).unwrap_or(u32::MAX),
-            });
+            return Err(Error::UnsupportedVersion { found: u32::try_from(version).unwrap_or(u32::MAX) });
         }
         let data_dim = meta_usize(meta.data_dim, "data_dim", 1, MAX_DATA_DIM)?;
         let nz = meta_usize(meta.nz, "nz", 0, MAX_NZ)?;
@@ -404,8 +364,7 @@ impl<'a> Model<'a> {
             Some(_) => return Err(Error::BadMetadata("weight_dtype")),
         }
         let energy_layers = meta_layers(meta.energy_layers, "energy_layers", Net::Energy)?;
-        let generator_layers =
-            meta_layers(meta.generator_layers, "generator_layers", Net::Generator)?;
+        let generator_layers = meta_layers(meta.generator_layers, "generator_layers", Net::Generator)?;
         if let Some(name) = header.stray {
             return Err(Error::UnexpectedTensor(name));
         }
@@ -424,25 +383,14 @@ impl<'a> Model<'a> {
         let std = vector(&header, TensorName::NormStd, data_dim)?;
 
         let energy_net = network(&header, Net::Energy, energy_layers, data_dim, 1, steps)?;
-        let generator_net = network(
-            &header,
-            Net::Generator,
-            generator_layers,
-            data_dim + nz,
-            data_dim,
-            steps,
-        )?;
+        let generator_net = network(&header, Net::Generator, generator_layers, data_dim + nz, data_dim, steps)?;
 
         let layers = energy_net.layers().iter().chain(generator_net.layers());
         let buf_width = layers.clone().fold(data_dim + nz, |w, l| w.max(l.out_dim));
         // The common dtype of all weight matrices; F32 when they mix.
         let mut dtypes = layers.map(|l| WeightDtype::of(l.dtype));
         let first = dtypes.next().unwrap_or(WeightDtype::F32);
-        let weight_dtype = if dtypes.all(|d| d == first) {
-            first
-        } else {
-            WeightDtype::F32
-        };
+        let weight_dtype = if dtypes.all(|d| d == first) { first } else { WeightDtype::F32 };
         Ok(Model {
             data_dim,
             nz,
@@ -485,11 +433,7 @@ impl<'a> Model<'a> {
 
     /// The largest layer output width of either network.
     pub fn max_width(&self) -> usize {
-        self.energy_net
-            .layers()
-            .iter()
-            .chain(self.generator_net.layers())
-            .fold(0, |w, l| w.max(l.out_dim))
+        self.energy_net.layers().iter().chain(self.generator_net.layers()).fold(0, |w, l| w.max(l.out_dim))
     }
 
     /// The number of `f32` the `scratch` argument of every call must hold
@@ -529,20 +473,11 @@ impl<'a> Model<'a> {
     }
 
     /// `DimensionMismatch` unless `found == expected`.
-    pub(crate) fn check_len(
-        &self,
-        argument: &'static str,
-        found: usize,
-        expected: usize,
-    ) -> Result<(), Error> {
+    pub(crate) fn check_len(&self, argument: &'static str, found: usize, expected: usize) -> Result<(), Error> {
         if found == expected {
             Ok(())
         } else {
-            Err(Error::DimensionMismatch {
-                argument,
-                expected,
-                found,
-            })
+            Err(Error::DimensionMismatch { argument, expected, found })
         }
     }
 
@@ -551,25 +486,14 @@ impl<'a> Model<'a> {
         if t < self.steps {
             Ok(())
         } else {
-            Err(Error::StepOutOfRange {
-                t,
-                steps: self.steps,
-            })
+            Err(Error::StepOutOfRange { t, steps: self.steps })
         }
     }
 
     /// Splits `scratch` into the two activation buffers of `buf_width` each.
-    pub(crate) fn split_scratch<'s>(
-        &self,
-        scratch: &'s mut [f32],
-    ) -> Result<(&'s mut [f32], &'s mut [f32]), Error> {
-        let too_small = Error::ScratchTooSmall {
-            needed: self.scratch_len(),
-            found: scratch.len(),
-        };
-        let (a, rest) = scratch
-            .split_at_mut_checked(self.buf_width)
-            .ok_or(too_small)?;
+    pub(crate) fn split_scratch<'s>(&self, scratch: &'s mut [f32]) -> Result<(&'s mut [f32], &'s mut [f32]), Error> {
+        let too_small = Error::ScratchTooSmall { needed: self.scratch_len(), found: scratch.len() };
+        let (a, rest) = scratch.split_at_mut_checked(self.buf_width).ok_or(too_small)?;
         let b = rest.get_mut(..self.buf_width).ok_or(too_small)?;
         Ok((a, b))
     }

@@ -98,10 +98,7 @@ mod tests {
     fn xoshiro128pp_reference() {
         // Reference values of xoshiro128++ from state [1, 2, 3, 4]
         // (computed with the authors' C reference implementation).
-        let mut rng = Rng {
-            state: [1, 2, 3, 4],
-            spare: None,
-        };
+        let mut rng = Rng { state: [1, 2, 3, 4], spare: None };
         let expected = [641, 1_573_767, 3_222_811_527, 3_517_856_514, 836_907_274];
         for e in expected {
             assert_eq!(rng.next_u32(), e);

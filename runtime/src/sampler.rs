@@ -90,10 +90,7 @@ impl Model<'_> {
     pub fn sample(&self, rng: &mut Rng, out: &mut [f32], scratch: &mut [f32]) -> Result<(), Error> {
         self.check_len("out", out.len(), self.data_dim)?;
         if scratch.len() < self.scratch_len() {
-            return Err(Error::ScratchTooSmall {
-                needed: self.scratch_len(),
-                found: scratch.len(),
-            });
+            return Err(Error::ScratchTooSmall { needed: self.scratch_len(), found: scratch.len() });
         }
         for x in out.iter_mut() {
             *x = rng.normal();

@@ -9,10 +9,7 @@ impl Model<'_> {
     /// Reads element `t` of a validated `[T]` F32 tensor.
     fn step_value(&self, bytes: &[u8], t: usize) -> Result<f32, Error> {
         self.check_step(t)?;
-        f32_at(bytes, t).ok_or(Error::StepOutOfRange {
-            t,
-            steps: self.steps,
-        })
+        f32_at(bytes, t).ok_or(Error::StepOutOfRange { t, steps: self.steps })
     }
 
     /// `coef1_t`, the posterior coefficient of x̂0 at step `t`

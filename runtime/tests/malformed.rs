@@ -14,10 +14,7 @@ fn load(bytes: &[u8]) -> Result<(), Error> {
 }
 
 /// Builds a file from the test spec after editing its metadata / tensors.
-fn edited(
-    edit_meta: impl FnOnce(&mut Vec<(String, String)>),
-    edit_tensors: impl FnOnce(&mut Vec<Tensor>),
-) -> Vec<u8> {
+fn edited(edit_meta: impl FnOnce(&mut Vec<(String, String)>), edit_tensors: impl FnOnce(&mut Vec<Tensor>)) -> Vec<u8> {
     let s = spec();
     let mut meta = s.metadata(Wt::F32);
     let mut tensors = s.tensors(Wt::F32);
@@ -39,10 +36,7 @@ fn with_meta(key: &str, value: Option<&str>) -> Vec<u8> {
 }
 
 fn with_tensor(name: &str, f: impl FnOnce(&mut Tensor)) -> Vec<u8> {
-    edited(
-        |_| {},
-        |t| f(t.iter_mut().find(|t| t.name == name).expect(name)),
-    )
+    edited(|_| {}, |t| f(t.iter_mut().find(|t| t.name == name).expect(name)))
 }
 
 fn without_tensor(name: &str) -> Vec<u8> {
@@ -56,10 +50,7 @@ fn layer(net: Net, index: u32, param: LayerParam) -> TensorName {
 /// The header JSON (without padding) and data buffer of a file.
 fn split(file: &[u8]) -> (String, Vec<u8>) {
     let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
-    let json = std::str::from_utf8(&file[8..8 + n])
-        .unwrap()
-        .trim_end()
-        .to_string();
+    let json = std::str::from_utf8(&file[8..8 + n]).unwrap().trim_end().to_string();
     (json, file[8 + n..].to_vec())
 }
 
@@ -93,21 +84,9 @@ fn container_errors() {
     let mut f = spec().build(Wt::F32);
     let len = f.len();
     f[..8].copy_from_slice(&(len as u64).to_le_bytes());
-    assert_eq!(
-        load(&f),
-        Err(Error::HeaderOutOfBounds {
-            header_len: len as u64,
-            available: len - 8
-        })
-    );
+    assert_eq!(load(&f), Err(Error::HeaderOutOfBounds { header_len: len as u64, available: len - 8 }));
     f[..8].copy_from_slice(&u64::MAX.to_le_bytes());
-    assert_eq!(
-        load(&f),
-        Err(Error::HeaderOutOfBounds {
-            header_len: u64::MAX,
-            available: len - 8
-        })
-    );
+    assert_eq!(load(&f), Err(Error::HeaderOutOfBounds { header_len: u64::MAX, available: len - 8 }));
     // A zero-length header is not an object.
     assert_eq!(load(&[0; 8]), Err(Error::Json { offset: 8 }));
 }
@@ -122,41 +101,23 @@ fn json_errors() {
     let bad = json.replacen("\"dtype\": \"F32\"", "\"dtype\" \"F32\"", 1);
     assert!(matches!(load(&header_file(&bad)), Err(Error::Json { .. })));
     // Unterminated string.
-    assert_eq!(
-        load(&header_file("{\"__metadata__")),
-        Err(Error::Json { offset: 22 })
-    );
+    assert_eq!(load(&header_file("{\"__metadata__")), Err(Error::Json { offset: 22 }));
     // Escape in a string.
     let bad = json.replacen("norm.mean", "norm\\u002emean", 1);
-    assert!(matches!(
-        load(&header_file(&bad)),
-        Err(Error::UnsupportedEscape { .. })
-    ));
+    assert!(matches!(load(&header_file(&bad)), Err(Error::UnsupportedEscape { .. })));
     // Nested too deep.
     let bad = json.replacen("\"shape\": [", "\"shape\": {\"a\": [", 1);
-    assert!(matches!(
-        load(&header_file(&bad)),
-        Err(Error::UnsupportedJson { .. })
-    ));
-    assert_eq!(
-        load(&header_file("{\"__metadata__\":{\"a\":{\"b\":{}}}}")),
-        Err(Error::UnsupportedJson { offset: 29 })
-    );
+    assert!(matches!(load(&header_file(&bad)), Err(Error::UnsupportedJson { .. })));
+    assert_eq!(load(&header_file("{\"__metadata__\":{\"a\":{\"b\":{}}}}")), Err(Error::UnsupportedJson { offset: 29 }));
     // Negative number, float, literal, trailing garbage, trailing comma.
     for bad in [
         json.replacen("\"data_offsets\": [0", "\"data_offsets\": [-0", 1),
         json.replacen("\"shape\": [3]", "\"shape\": [3.0]", 1),
         json.replacen("\"shape\": [3]", "\"shape\": true", 1),
     ] {
-        assert!(
-            matches!(load(&header_file(&bad)), Err(Error::UnsupportedJson { .. })),
-            "{bad}"
-        );
+        assert!(matches!(load(&header_file(&bad)), Err(Error::UnsupportedJson { .. })), "{bad}");
     }
-    assert!(matches!(
-        load(&header_file(&format!("{json}}}"))),
-        Err(Error::Json { .. })
-    ));
+    assert!(matches!(load(&header_file(&format!("{json}}}"))), Err(Error::Json { .. })));
     let bad = format!("{},}}", &json[..json.len() - 1]);
     assert!(matches!(load(&header_file(&bad)), Err(Error::Json { .. })));
     // Duplicate tensor.
@@ -179,37 +140,16 @@ fn json_errors() {
 #[test]
 fn metadata_errors() {
     assert_eq!(load(&with_meta("format", None)), Err(Error::NotDdaebmModel));
-    assert_eq!(
-        load(&with_meta("format", Some("gguf"))),
-        Err(Error::NotDdaebmModel)
-    );
+    assert_eq!(load(&with_meta("format", Some("gguf"))), Err(Error::NotDdaebmModel));
     assert_eq!(load(&header_file("{}")), Err(Error::NotDdaebmModel));
-    assert_eq!(
-        load(&with_meta("format_version", Some("2"))),
-        Err(Error::UnsupportedVersion { found: 2 })
-    );
+    assert_eq!(load(&with_meta("format_version", Some("2"))), Err(Error::UnsupportedVersion { found: 2 }));
     assert_eq!(
         load(&with_meta("format_version", Some("99999999999"))),
         Err(Error::UnsupportedVersion { found: u32::MAX })
     );
-    assert_eq!(
-        load(&with_meta("format_version", Some("1.0"))),
-        Err(Error::BadMetadata("format_version"))
-    );
-    for key in [
-        "format_version",
-        "data_dim",
-        "nz",
-        "steps",
-        "weight_dtype",
-        "energy_layers",
-        "generator_layers",
-    ] {
-        assert_eq!(
-            load(&with_meta(key, None)),
-            Err(Error::MissingMetadata(key)),
-            "{key}"
-        );
+    assert_eq!(load(&with_meta("format_version", Some("1.0"))), Err(Error::BadMetadata("format_version")));
+    for key in ["format_version", "data_dim", "nz", "steps", "weight_dtype", "energy_layers", "generator_layers"] {
+        assert_eq!(load(&with_meta(key, None)), Err(Error::MissingMetadata(key)), "{key}");
     }
     for (key, value) in [
         ("steps", "0"),
@@ -222,11 +162,7 @@ fn metadata_errors() {
         ("generator_layers", "0"),
         ("steps", "184467440737095516160"),
     ] {
-        assert_eq!(
-            load(&with_meta(key, Some(value))),
-            Err(Error::MetadataOutOfRange(key)),
-            "{key}={value}"
-        );
+        assert_eq!(load(&with_meta(key, Some(value))), Err(Error::MetadataOutOfRange(key)), "{key}={value}");
     }
     for (key, value) in [
         ("steps", ""),
@@ -236,69 +172,35 @@ fn metadata_errors() {
         ("weight_dtype", "int4"),
         ("weight_dtype", "F16"),
     ] {
-        assert_eq!(
-            load(&with_meta(key, Some(value))),
-            Err(Error::BadMetadata(key)),
-            "{key}={value}"
-        );
+        assert_eq!(load(&with_meta(key, Some(value))), Err(Error::BadMetadata(key)), "{key}={value}");
     }
-    assert_eq!(
-        load(&with_meta("energy_layers", Some("9"))),
-        Err(Error::TooManyLayers {
-            net: Net::Energy,
-            found: 9
-        })
-    );
+    assert_eq!(load(&with_meta("energy_layers", Some("9"))), Err(Error::TooManyLayers { net: Net::Energy, found: 9 }));
     assert_eq!(
         load(&with_meta("generator_layers", Some("100"))),
-        Err(Error::TooManyLayers {
-            net: Net::Generator,
-            found: 100
-        })
+        Err(Error::TooManyLayers { net: Net::Generator, found: 100 })
     );
     // Layer count and tensors disagree.
     assert_eq!(
         load(&with_meta("energy_layers", Some("4"))),
-        Err(Error::MissingTensor(layer(
-            Net::Energy,
-            3,
-            LayerParam::Weight
-        )))
+        Err(Error::MissingTensor(layer(Net::Energy, 3, LayerParam::Weight)))
     );
     assert_eq!(
         load(&with_meta("energy_layers", Some("2"))),
-        Err(Error::UnexpectedTensor(layer(
-            Net::Energy,
-            2,
-            LayerParam::Weight
-        )))
+        Err(Error::UnexpectedTensor(layer(Net::Energy, 2, LayerParam::Weight)))
     );
     // Shape metadata and tensors disagree.
-    assert_eq!(
-        load(&with_meta("steps", Some("4"))),
-        Err(Error::ShapeMismatch(TensorName::Coef1))
-    );
-    assert_eq!(
-        load(&with_meta("data_dim", Some("3"))),
-        Err(Error::ShapeMismatch(TensorName::NormMean))
-    );
+    assert_eq!(load(&with_meta("steps", Some("4"))), Err(Error::ShapeMismatch(TensorName::Coef1)));
+    assert_eq!(load(&with_meta("data_dim", Some("3"))), Err(Error::ShapeMismatch(TensorName::NormMean)));
     assert_eq!(
         load(&with_meta("nz", Some("1"))),
-        Err(Error::ShapeMismatch(layer(
-            Net::Generator,
-            0,
-            LayerParam::Weight
-        )))
+        Err(Error::ShapeMismatch(layer(Net::Generator, 0, LayerParam::Weight)))
     );
 }
 
 #[test]
 fn tensor_errors() {
     let w0 = layer(Net::Energy, 0, LayerParam::Weight);
-    assert_eq!(
-        load(&with_tensor("energy.0.weight", |t| t.dtype = "I16".into())),
-        Err(Error::UnknownDtype(w0))
-    );
+    assert_eq!(load(&with_tensor("energy.0.weight", |t| t.dtype = "I16".into())), Err(Error::UnknownDtype(w0)));
     // BF16 and I8 are known dtypes now: an F32-sized payload under them is
     // a size mismatch, not an unknown dtype.
     for dtype in ["BF16", "I8"] {
@@ -308,10 +210,7 @@ fn tensor_errors() {
             "{dtype}"
         );
     }
-    assert_eq!(
-        load(&with_tensor("energy.0.weight", |t| t.dtype = "F64".into())),
-        Err(Error::UnknownDtype(w0))
-    );
+    assert_eq!(load(&with_tensor("energy.0.weight", |t| t.dtype = "F64".into())), Err(Error::UnknownDtype(w0)));
     assert_eq!(
         load(&with_tensor("energy.0.bias", |t| {
             t.dtype = "F16".into();
@@ -328,13 +227,11 @@ fn tensor_errors() {
     );
     // data_offsets out of range, reversed, wrong count.
     assert_eq!(
-        load(&with_tensor("norm.std", |t| t.offsets =
-            Some(vec![1 << 20, (1 << 20) + 8]))),
+        load(&with_tensor("norm.std", |t| t.offsets = Some(vec![1 << 20, (1 << 20) + 8]))),
         Err(Error::TensorOutOfBounds(TensorName::NormStd))
     );
     assert_eq!(
-        load(&with_tensor("norm.std", |t| t.offsets =
-            Some(vec![u64::MAX - 7, u64::MAX]))),
+        load(&with_tensor("norm.std", |t| t.offsets = Some(vec![u64::MAX - 7, u64::MAX]))),
         Err(Error::TensorOutOfBounds(TensorName::NormStd))
     );
     assert_eq!(
@@ -372,32 +269,18 @@ fn tensor_errors() {
     );
     // Entry lacking a field (dtype), with an ignored extra field.
     let (json, data) = split(&spec().build(Wt::F32));
-    let bad = json.replacen(
-        "\"norm.mean\": {\"dtype\": \"F32\", ",
-        "\"norm.mean\": {\"x\": \"y\", ",
-        1,
-    );
+    let bad = json.replacen("\"norm.mean\": {\"dtype\": \"F32\", ", "\"norm.mean\": {\"x\": \"y\", ", 1);
     assert_ne!(bad, json);
-    assert_eq!(
-        load(&raw(&bad, &data)),
-        Err(Error::BadTensorEntry(TensorName::NormMean))
-    );
+    assert_eq!(load(&raw(&bad, &data)), Err(Error::BadTensorEntry(TensorName::NormMean)));
     // Missing tensors.
     for (name, id) in [
         ("schedule.coef1", TensorName::Coef1),
         ("schedule.posterior_std", TensorName::PosteriorStd),
         ("norm.inv_std", TensorName::NormInvStd),
-        (
-            "generator.2.bias",
-            layer(Net::Generator, 2, LayerParam::Bias),
-        ),
+        ("generator.2.bias", layer(Net::Generator, 2, LayerParam::Bias)),
         ("energy.1.weight", layer(Net::Energy, 1, LayerParam::Weight)),
     ] {
-        assert_eq!(
-            load(&without_tensor(name)),
-            Err(Error::MissingTensor(id)),
-            "{name}"
-        );
+        assert_eq!(load(&without_tensor(name)), Err(Error::MissingTensor(id)), "{name}");
     }
     // A layer without PReLU is fine.
     assert_eq!(load(&without_tensor("energy.1.prelu")), Ok(()));
@@ -411,43 +294,15 @@ fn shape_errors() {
         ("schedule.coef1", vec![1, 3], TensorName::Coef1),
         ("norm.inv_std", vec![2, 1], TensorName::NormInvStd),
         // energy.0: [5, 2] -> [2, 5] does not take D = 2 inputs.
-        (
-            "energy.0.weight",
-            vec![2, 5],
-            layer(Net::Energy, 0, LayerParam::Weight),
-        ),
-        (
-            "energy.0.weight",
-            vec![10],
-            layer(Net::Energy, 0, LayerParam::Weight),
-        ),
+        ("energy.0.weight", vec![2, 5], layer(Net::Energy, 0, LayerParam::Weight)),
+        ("energy.0.weight", vec![10], layer(Net::Energy, 0, LayerParam::Weight)),
         // generator.1: [7, 5] -> [5, 7] does not chain with layer 0's 5 outputs.
-        (
-            "generator.1.weight",
-            vec![5, 7],
-            layer(Net::Generator, 1, LayerParam::Weight),
-        ),
+        ("generator.1.weight", vec![5, 7], layer(Net::Generator, 1, LayerParam::Weight)),
         // per-step bias [3, 5] -> [5, 3] / [15].
-        (
-            "energy.0.bias",
-            vec![5, 3],
-            layer(Net::Energy, 0, LayerParam::Bias),
-        ),
-        (
-            "energy.0.bias",
-            vec![15],
-            layer(Net::Energy, 0, LayerParam::Bias),
-        ),
-        (
-            "energy.1.prelu",
-            vec![1, 1],
-            layer(Net::Energy, 1, LayerParam::Prelu),
-        ),
-        (
-            "energy.1.prelu",
-            vec![],
-            layer(Net::Energy, 1, LayerParam::Prelu),
-        ),
+        ("energy.0.bias", vec![5, 3], layer(Net::Energy, 0, LayerParam::Bias)),
+        ("energy.0.bias", vec![15], layer(Net::Energy, 0, LayerParam::Bias)),
+        ("energy.1.prelu", vec![1, 1], layer(Net::Energy, 1, LayerParam::Prelu)),
+        ("energy.1.prelu", vec![], layer(Net::Energy, 1, LayerParam::Prelu)),
     ];
     for (name, shape, id) in cases {
         assert_eq!(
@@ -468,22 +323,12 @@ fn shape_errors() {
             b.data = f32_bytes(&[0.0; 2]);
         },
     );
-    assert_eq!(
-        load(&bytes),
-        Err(Error::ShapeMismatch(layer(
-            Net::Energy,
-            2,
-            LayerParam::Weight
-        )))
-    );
+    assert_eq!(load(&bytes), Err(Error::ShapeMismatch(layer(Net::Energy, 2, LayerParam::Weight))));
     // Generator's last layer must have D outputs.
     let bytes = edited(
         |_| {},
         |t| {
-            let w = t
-                .iter_mut()
-                .find(|t| t.name == "generator.2.weight")
-                .unwrap();
+            let w = t.iter_mut().find(|t| t.name == "generator.2.weight").unwrap();
             w.shape = vec![1, 7];
             w.data = f32_bytes(&[0.5; 7]);
             let b = t.iter_mut().find(|t| t.name == "generator.2.bias").unwrap();
@@ -491,14 +336,7 @@ fn shape_errors() {
             b.data = f32_bytes(&[0.0]);
         },
     );
-    assert_eq!(
-        load(&bytes),
-        Err(Error::ShapeMismatch(layer(
-            Net::Generator,
-            2,
-            LayerParam::Weight
-        )))
-    );
+    assert_eq!(load(&bytes), Err(Error::ShapeMismatch(layer(Net::Generator, 2, LayerParam::Weight))));
     // PReLU on the last layer.
     let bytes = edited(
         |_| {},
@@ -512,21 +350,11 @@ fn shape_errors() {
             })
         },
     );
-    assert_eq!(
-        load(&bytes),
-        Err(Error::UnexpectedTensor(layer(
-            Net::Generator,
-            2,
-            LayerParam::Prelu
-        )))
-    );
+    assert_eq!(load(&bytes), Err(Error::UnexpectedTensor(layer(Net::Generator, 2, LayerParam::Prelu))));
     // Layer tensors beyond the declared count, inside and beyond MAX_LAYERS.
     for (name, id) in [
         ("energy.5.bias", layer(Net::Energy, 5, LayerParam::Bias)),
-        (
-            "generator.12.weight",
-            layer(Net::Generator, 12, LayerParam::Weight),
-        ),
+        ("generator.12.weight", layer(Net::Generator, 12, LayerParam::Weight)),
     ] {
         let bytes = edited(
             |_| {},
@@ -548,83 +376,39 @@ fn shape_errors() {
 #[test]
 fn parameter_errors() {
     let set = |name: &'static str, i: usize, v: f32| {
-        with_tensor(name, move |t| {
-            t.data[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes())
-        })
+        with_tensor(name, move |t| t.data[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes()))
     };
-    assert_eq!(
-        load(&set("schedule.coef1", 1, f32::NAN)),
-        Err(Error::NonFiniteParameter(TensorName::Coef1))
-    );
-    assert_eq!(
-        load(&set("schedule.coef2", 2, f32::INFINITY)),
-        Err(Error::NonFiniteParameter(TensorName::Coef2))
-    );
+    assert_eq!(load(&set("schedule.coef1", 1, f32::NAN)), Err(Error::NonFiniteParameter(TensorName::Coef1)));
+    assert_eq!(load(&set("schedule.coef2", 2, f32::INFINITY)), Err(Error::NonFiniteParameter(TensorName::Coef2)));
     assert_eq!(
         load(&set("schedule.posterior_std", 0, f32::NAN)),
         Err(Error::NonFiniteParameter(TensorName::PosteriorStd))
     );
-    assert_eq!(
-        load(&set("schedule.posterior_std", 1, -0.1)),
-        Err(Error::InvalidParameter(TensorName::PosteriorStd))
-    );
+    assert_eq!(load(&set("schedule.posterior_std", 1, -0.1)), Err(Error::InvalidParameter(TensorName::PosteriorStd)));
     assert_eq!(load(&set("schedule.posterior_std", 0, 0.0)), Ok(()));
-    assert_eq!(
-        load(&set("norm.mean", 0, f32::NEG_INFINITY)),
-        Err(Error::NonFiniteParameter(TensorName::NormMean))
-    );
-    assert_eq!(
-        load(&set("norm.inv_std", 1, 0.0)),
-        Err(Error::InvalidParameter(TensorName::NormInvStd))
-    );
-    assert_eq!(
-        load(&set("norm.inv_std", 1, -0.0)),
-        Err(Error::InvalidParameter(TensorName::NormInvStd))
-    );
-    assert_eq!(
-        load(&set("norm.inv_std", 0, f32::INFINITY)),
-        Err(Error::NonFiniteParameter(TensorName::NormInvStd))
-    );
-    assert_eq!(
-        load(&set("norm.std", 1, f32::NAN)),
-        Err(Error::NonFiniteParameter(TensorName::NormStd))
-    );
+    assert_eq!(load(&set("norm.mean", 0, f32::NEG_INFINITY)), Err(Error::NonFiniteParameter(TensorName::NormMean)));
+    assert_eq!(load(&set("norm.inv_std", 1, 0.0)), Err(Error::InvalidParameter(TensorName::NormInvStd)));
+    assert_eq!(load(&set("norm.inv_std", 1, -0.0)), Err(Error::InvalidParameter(TensorName::NormInvStd)));
+    assert_eq!(load(&set("norm.inv_std", 0, f32::INFINITY)), Err(Error::NonFiniteParameter(TensorName::NormInvStd)));
+    assert_eq!(load(&set("norm.std", 1, f32::NAN)), Err(Error::NonFiniteParameter(TensorName::NormStd)));
     // Weights are not checked at load; a NaN weight shows at the output.
     let bytes = set("energy.1.weight", 3, f32::NAN);
     let model = Model::from_bytes(&bytes).unwrap();
     let mut scratch = scratch_for(&model);
-    assert_eq!(
-        model.energy(&[0.1, 0.2], 0, &mut scratch),
-        Err(Error::NonFiniteOutput)
-    );
+    assert_eq!(model.energy(&[0.1, 0.2], 0, &mut scratch), Err(Error::NonFiniteOutput));
     let bytes = set("generator.0.weight", 0, f32::INFINITY);
     let model = Model::from_bytes(&bytes).unwrap();
     let mut out = [0.0f32; 2];
-    assert_eq!(
-        model.sample(&mut Rng::new(1), &mut out, &mut scratch),
-        Err(Error::NonFiniteOutput)
-    );
+    assert_eq!(model.sample(&mut Rng::new(1), &mut out, &mut scratch), Err(Error::NonFiniteOutput));
     let mut x = [0.5f32, 0.5];
-    assert_eq!(
-        model.denoise_step(&mut x, &[0.1, 0.1], &[0.0; 2], 1, &mut scratch),
-        Err(Error::NonFiniteOutput)
-    );
+    assert_eq!(model.denoise_step(&mut x, &[0.1, 0.1], &[0.0; 2], 1, &mut scratch), Err(Error::NonFiniteOutput));
     let mut x0 = [0.0f32; 2];
-    assert_eq!(
-        model.generate(&[0.5, 0.5], &[0.1, 0.1], 1, &mut x0, &mut scratch),
-        Err(Error::NonFiniteOutput)
-    );
+    assert_eq!(model.generate(&[0.5, 0.5], &[0.1, 0.1], 1, &mut x0, &mut scratch), Err(Error::NonFiniteOutput));
     // Non-finite input.
     let bytes = spec().build(Wt::F32);
     let model = Model::from_bytes(&bytes).unwrap();
-    assert_eq!(
-        model.energy(&[f32::NAN, 0.0], 0, &mut scratch),
-        Err(Error::NonFiniteOutput)
-    );
-    assert_eq!(
-        model.anomaly_score(&[f32::INFINITY, 0.0], &mut scratch),
-        Err(Error::NonFiniteOutput)
-    );
+    assert_eq!(model.energy(&[f32::NAN, 0.0], 0, &mut scratch), Err(Error::NonFiniteOutput));
+    assert_eq!(model.anomaly_score(&[f32::INFINITY, 0.0], &mut scratch), Err(Error::NonFiniteOutput));
 }
 
 #[test]
@@ -634,117 +418,53 @@ fn call_errors() {
     let need = model.scratch_len();
     let mut scratch = vec![0.0f32; need];
     let mut small = vec![0.0f32; need - 1];
-    let dm = |argument, expected, found| Error::DimensionMismatch {
-        argument,
-        expected,
-        found,
-    };
-    let too_small = Error::ScratchTooSmall {
-        needed: need,
-        found: need - 1,
-    };
+    let dm = |argument, expected, found| Error::DimensionMismatch { argument, expected, found };
+    let too_small = Error::ScratchTooSmall { needed: need, found: need - 1 };
 
     assert_eq!(model.energy(&[0.0; 3], 0, &mut scratch), Err(dm("x", 2, 3)));
     assert_eq!(model.energy(&[], 0, &mut scratch), Err(dm("x", 2, 0)));
-    assert_eq!(
-        model.energy(&[0.0; 2], 3, &mut scratch),
-        Err(Error::StepOutOfRange { t: 3, steps: 3 })
-    );
+    assert_eq!(model.energy(&[0.0; 2], 3, &mut scratch), Err(Error::StepOutOfRange { t: 3, steps: 3 }));
     assert_eq!(
         model.energy(&[0.0; 2], usize::MAX, &mut scratch),
-        Err(Error::StepOutOfRange {
-            t: usize::MAX,
-            steps: 3
-        })
+        Err(Error::StepOutOfRange { t: usize::MAX, steps: 3 })
     );
     assert_eq!(model.energy(&[0.0; 2], 0, &mut small), Err(too_small));
-    assert_eq!(
-        model.energy(&[0.0; 2], 0, &mut []),
-        Err(Error::ScratchTooSmall {
-            needed: need,
-            found: 0
-        })
-    );
-    assert_eq!(
-        model.energy_normalised(&[0.0; 1], 0, &mut scratch),
-        Err(dm("x", 2, 1))
-    );
-    assert_eq!(
-        model.anomaly_score(&[0.0; 1], &mut scratch),
-        Err(dm("x", 2, 1))
-    );
+    assert_eq!(model.energy(&[0.0; 2], 0, &mut []), Err(Error::ScratchTooSmall { needed: need, found: 0 }));
+    assert_eq!(model.energy_normalised(&[0.0; 1], 0, &mut scratch), Err(dm("x", 2, 1)));
+    assert_eq!(model.anomaly_score(&[0.0; 1], &mut scratch), Err(dm("x", 2, 1)));
     assert_eq!(model.anomaly_score(&[0.0; 2], &mut small), Err(too_small));
 
     let mut x0 = [0.0f32; 2];
-    assert_eq!(
-        model.generate(&[0.0; 1], &[0.0; 2], 0, &mut x0, &mut scratch),
-        Err(dm("x_next", 2, 1))
-    );
-    assert_eq!(
-        model.generate(&[0.0; 2], &[0.0; 3], 0, &mut x0, &mut scratch),
-        Err(dm("z", 2, 3))
-    );
-    assert_eq!(
-        model.generate(&[0.0; 2], &[0.0; 2], 0, &mut [0.0; 3], &mut scratch),
-        Err(dm("x0_hat", 2, 3))
-    );
+    assert_eq!(model.generate(&[0.0; 1], &[0.0; 2], 0, &mut x0, &mut scratch), Err(dm("x_next", 2, 1)));
+    assert_eq!(model.generate(&[0.0; 2], &[0.0; 3], 0, &mut x0, &mut scratch), Err(dm("z", 2, 3)));
+    assert_eq!(model.generate(&[0.0; 2], &[0.0; 2], 0, &mut [0.0; 3], &mut scratch), Err(dm("x0_hat", 2, 3)));
     assert_eq!(
         model.generate(&[0.0; 2], &[0.0; 2], 3, &mut x0, &mut scratch),
         Err(Error::StepOutOfRange { t: 3, steps: 3 })
     );
-    assert_eq!(
-        model.generate(&[0.0; 2], &[0.0; 2], 0, &mut x0, &mut small),
-        Err(too_small)
-    );
+    assert_eq!(model.generate(&[0.0; 2], &[0.0; 2], 0, &mut x0, &mut small), Err(too_small));
 
     let mut x = [0.0f32; 2];
-    assert_eq!(
-        model.denoise_step(&mut [0.0; 3], &[0.0; 2], &[0.0; 2], 0, &mut scratch),
-        Err(dm("x", 2, 3))
-    );
-    assert_eq!(
-        model.denoise_step(&mut x, &[0.0; 1], &[0.0; 2], 0, &mut scratch),
-        Err(dm("z", 2, 1))
-    );
-    assert_eq!(
-        model.denoise_step(&mut x, &[0.0; 2], &[], 0, &mut scratch),
-        Err(dm("eps", 2, 0))
-    );
+    assert_eq!(model.denoise_step(&mut [0.0; 3], &[0.0; 2], &[0.0; 2], 0, &mut scratch), Err(dm("x", 2, 3)));
+    assert_eq!(model.denoise_step(&mut x, &[0.0; 1], &[0.0; 2], 0, &mut scratch), Err(dm("z", 2, 1)));
+    assert_eq!(model.denoise_step(&mut x, &[0.0; 2], &[], 0, &mut scratch), Err(dm("eps", 2, 0)));
     assert_eq!(
         model.denoise_step(&mut x, &[0.0; 2], &[0.0; 2], 7, &mut scratch),
         Err(Error::StepOutOfRange { t: 7, steps: 3 })
     );
-    assert_eq!(
-        model.denoise_step(&mut x, &[0.0; 2], &[0.0; 2], 0, &mut small),
-        Err(too_small)
-    );
+    assert_eq!(model.denoise_step(&mut x, &[0.0; 2], &[0.0; 2], 0, &mut small), Err(too_small));
 
     let mut rng = Rng::new(1);
     let before = rng.clone();
-    assert_eq!(
-        model.sample(&mut rng, &mut [0.0; 1], &mut scratch),
-        Err(dm("out", 2, 1))
-    );
+    assert_eq!(model.sample(&mut rng, &mut [0.0; 1], &mut scratch), Err(dm("out", 2, 1)));
     assert_eq!(model.sample(&mut rng, &mut x, &mut small), Err(too_small));
     assert_eq!(rng, before, "a rejected call draws nothing");
 
-    assert_eq!(
-        model.coef1(3),
-        Err(Error::StepOutOfRange { t: 3, steps: 3 })
-    );
-    assert_eq!(
-        model.coef2(3),
-        Err(Error::StepOutOfRange { t: 3, steps: 3 })
-    );
-    assert_eq!(
-        model.posterior_std(4),
-        Err(Error::StepOutOfRange { t: 4, steps: 3 })
-    );
+    assert_eq!(model.coef1(3), Err(Error::StepOutOfRange { t: 3, steps: 3 }));
+    assert_eq!(model.coef2(3), Err(Error::StepOutOfRange { t: 3, steps: 3 }));
+    assert_eq!(model.posterior_std(4), Err(Error::StepOutOfRange { t: 4, steps: 3 }));
     assert_eq!(model.normalise(&[0.0; 3], &mut x), Err(dm("raw", 2, 3)));
-    assert_eq!(
-        model.denormalise(&[0.0; 2], &mut [0.0; 1]),
-        Err(dm("out", 2, 1))
-    );
+    assert_eq!(model.denormalise(&[0.0; 2], &mut [0.0; 1]), Err(dm("out", 2, 1)));
 }
 
 #[test]
@@ -752,10 +472,7 @@ fn display_messages_say_what_to_do() {
     let name = layer(Net::Generator, 2, LayerParam::Bias);
     let errors = [
         Error::TooShort { len: 3 },
-        Error::HeaderOutOfBounds {
-            header_len: 9,
-            available: 2,
-        },
+        Error::HeaderOutOfBounds { header_len: 9, available: 2 },
         Error::Json { offset: 5 },
         Error::UnsupportedJson { offset: 5 },
         Error::UnsupportedEscape { offset: 5 },
@@ -765,10 +482,7 @@ fn display_messages_say_what_to_do() {
         Error::MissingMetadata("steps"),
         Error::BadMetadata("steps"),
         Error::MetadataOutOfRange("steps"),
-        Error::TooManyLayers {
-            net: Net::Energy,
-            found: 9,
-        },
+        Error::TooManyLayers { net: Net::Energy, found: 9 },
         Error::MissingTensor(name),
         Error::UnexpectedTensor(name),
         Error::BadTensorEntry(name),
@@ -780,31 +494,18 @@ fn display_messages_say_what_to_do() {
         Error::ShapeMismatch(name),
         Error::NonFiniteParameter(TensorName::PosteriorStd),
         Error::InvalidParameter(TensorName::NormInvStd),
-        Error::DimensionMismatch {
-            argument: "x",
-            expected: 2,
-            found: 3,
-        },
+        Error::DimensionMismatch { argument: "x", expected: 2, found: 3 },
         Error::StepOutOfRange { t: 4, steps: 4 },
-        Error::ScratchTooSmall {
-            needed: 10,
-            found: 2,
-        },
+        Error::ScratchTooSmall { needed: 10, found: 2 },
         Error::NonFiniteOutput,
     ];
     for e in errors {
         let msg = e.to_string();
         assert!(msg.len() > 40, "{msg}");
     }
-    assert!(Error::MissingTensor(name)
-        .to_string()
-        .contains("`generator.2.bias`"));
-    assert!(Error::NonFiniteParameter(TensorName::PosteriorStd)
-        .to_string()
-        .contains("schedule.posterior_std"));
-    assert!(Error::UnsupportedVersion { found: 2 }
-        .to_string()
-        .contains("re-export"));
+    assert!(Error::MissingTensor(name).to_string().contains("`generator.2.bias`"));
+    assert!(Error::NonFiniteParameter(TensorName::PosteriorStd).to_string().contains("schedule.posterior_std"));
+    assert!(Error::UnsupportedVersion { found: 2 }.to_string().contains("re-export"));
 }
 
 /// Builds a file from the test spec with `wt` weights after editing its
@@ -845,11 +546,7 @@ fn bf16_and_int8_files_load() {
             },
             |_| {},
         );
-        assert_eq!(
-            load(&bytes),
-            Err(Error::BadMetadata("weight_dtype")),
-            "{bad}"
-        );
+        assert_eq!(load(&bytes), Err(Error::BadMetadata("weight_dtype")), "{bad}");
     }
 }
 
@@ -859,11 +556,7 @@ fn int8_scale_errors() {
     let g2 = layer(Net::Generator, 2, LayerParam::Scale);
     // An I8 weight without its scale.
     for (name, id) in [("energy.0.scale", s0), ("generator.2.scale", g2)] {
-        assert_eq!(
-            load(&int8_with(|t| t.retain(|t| t.name != name))),
-            Err(Error::MissingTensor(id)),
-            "{name}"
-        );
+        assert_eq!(load(&int8_with(|t| t.retain(|t| t.name != name))), Err(Error::MissingTensor(id)), "{name}");
     }
     // Scale of the wrong shape: energy.0 has 5 outputs.
     for shape in [vec![6u64], vec![4], vec![1, 5], vec![5, 1], vec![]] {
@@ -913,20 +606,13 @@ fn int8_scale_errors() {
         );
         assert_eq!(load(&bytes), Err(Error::UnexpectedTensor(g2)), "{wt:?}");
     }
-    let f32_w0 = spec()
-        .tensors(Wt::F32)
-        .into_iter()
-        .find(|t| t.name == "energy.0.weight")
-        .unwrap();
+    let f32_w0 = spec().tensors(Wt::F32).into_iter().find(|t| t.name == "energy.0.weight").unwrap();
     let bytes = int8_with(|t| *find(t, "energy.0.weight") = f32_w0);
     assert_eq!(load(&bytes), Err(Error::UnexpectedTensor(s0)));
     // Scales beyond the declared layer count, inside and beyond MAX_LAYERS.
     for (name, id) in [
         ("energy.3.scale", layer(Net::Energy, 3, LayerParam::Scale)),
-        (
-            "generator.8.scale",
-            layer(Net::Generator, 8, LayerParam::Scale),
-        ),
+        ("generator.8.scale", layer(Net::Generator, 8, LayerParam::Scale)),
     ] {
         let bytes = int8_with(|t| {
             t.push(Tensor {
@@ -945,10 +631,7 @@ fn int8_scale_errors() {
         b.dtype = "I8".into();
         b.data = vec![0; 7];
     });
-    assert_eq!(
-        load(&bytes),
-        Err(Error::WrongDtype(layer(Net::Energy, 1, LayerParam::Bias)))
-    );
+    assert_eq!(load(&bytes), Err(Error::WrongDtype(layer(Net::Energy, 1, LayerParam::Bias))));
     let bytes = edited_wt(
         Wt::Bf16,
         |_| {},
@@ -958,32 +641,19 @@ fn int8_scale_errors() {
             p.data.truncate(2);
         },
     );
-    assert_eq!(
-        load(&bytes),
-        Err(Error::WrongDtype(layer(Net::Energy, 1, LayerParam::Prelu)))
-    );
+    assert_eq!(load(&bytes), Err(Error::WrongDtype(layer(Net::Energy, 1, LayerParam::Prelu))));
     // I8 weight bytes that do not match the shape.
     let bytes = int8_with(|t| {
         find(t, "energy.0.weight").data.push(0);
     });
-    assert_eq!(
-        load(&bytes),
-        Err(Error::TensorSizeMismatch(layer(
-            Net::Energy,
-            0,
-            LayerParam::Weight
-        )))
-    );
+    assert_eq!(load(&bytes), Err(Error::TensorSizeMismatch(layer(Net::Energy, 0, LayerParam::Weight))));
     // Duplicate scale key.
     let (json, data) = split(&spec().build(Wt::Int8));
     let entry_start = json.find("\"energy.0.scale\"").unwrap();
     let entry_end = entry_start + json[entry_start..].find('}').unwrap() + 1;
     let entry = json[entry_start..entry_end].to_string();
     let dup = format!("{},{}}}", &json[..json.len() - 1], entry);
-    assert!(matches!(
-        load(&raw(&dup, &data)),
-        Err(Error::DuplicateKey { .. })
-    ));
+    assert!(matches!(load(&raw(&dup, &data)), Err(Error::DuplicateKey { .. })));
 }
 
 #[test]

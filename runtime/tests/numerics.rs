@@ -9,16 +9,11 @@ use ddaebm_runtime::{scratch_len_for, Model, Rng, WeightDtype};
 /// Test inputs in raw units.
 fn inputs(seed: u64, d: usize, n: usize) -> Vec<Vec<f32>> {
     let mut rng = Rng::new(seed);
-    (0..n)
-        .map(|_| (0..d).map(|_| 3.0 * rng.normal()).collect())
-        .collect()
+    (0..n).map(|_| (0..d).map(|_| 3.0 * rng.normal()).collect()).collect()
 }
 
 fn normalised_f64(spec: &Spec, x: &[f32]) -> Vec<f64> {
-    x.iter()
-        .enumerate()
-        .map(|(i, &v)| (v as f64 - spec.mean[i] as f64) * spec.inv_std[i] as f64)
-        .collect()
+    x.iter().enumerate().map(|(i, &v)| (v as f64 - spec.mean[i] as f64) * spec.inv_std[i] as f64).collect()
 }
 
 #[test]
@@ -30,20 +25,14 @@ fn accessors_and_scratch_len() {
     assert_eq!(model.weight_dtype(), WeightDtype::F32);
     assert_eq!(model.max_width(), 7);
     assert_eq!(model.scratch_len(), 14);
-    assert_eq!(
-        model.scratch_len(),
-        scratch_len_for(2, 2, model.max_width())
-    );
+    assert_eq!(model.scratch_len(), scratch_len_for(2, 2, model.max_width()));
     // When D + nz is wider than every layer, it sets the buffer width.
     let spec = random_spec_dims(2, 6, 3, 2, &[4]);
     let bytes = spec.build(Wt::F16);
     let model = Model::from_bytes(&bytes).unwrap();
     assert_eq!(model.weight_dtype(), WeightDtype::F16);
     assert_eq!(model.scratch_len(), 18);
-    assert_eq!(
-        model.scratch_len(),
-        scratch_len_for(6, 3, model.max_width())
-    );
+    assert_eq!(model.scratch_len(), scratch_len_for(6, 3, model.max_width()));
     for t in 0..2 {
         assert_eq!(model.coef1(t), Ok(spec.coef1[t]));
         assert_eq!(model.coef2(t), Ok(spec.coef2[t]));
@@ -80,12 +69,7 @@ fn mixed_weight_dtypes() {
         .filter(|t| t.name.starts_with("energy.") || !t.name.starts_with("generator."))
         .collect();
     let gen: Vec<Tensor> = spec.tensors(Wt::F32).into_iter().collect();
-    let pick = |wt: Wt, name: &str| {
-        spec.tensors(wt)
-            .into_iter()
-            .find(|t| t.name == name)
-            .unwrap()
-    };
+    let pick = |wt: Wt, name: &str| spec.tensors(wt).into_iter().find(|t| t.name == name).unwrap();
     for t in gen.into_iter().filter(|t| t.name.starts_with("generator.")) {
         tensors.push(match t.name.as_str() {
             "generator.0.weight" => pick(Wt::Bf16, "generator.0.weight"),
@@ -163,9 +147,7 @@ fn energy_and_generate_match_f64_reference() {
                     let z = [0.7f32, -1.3];
                     let mut x0 = [0.0f32; 2];
                     let x_next = [x[0] * 0.3, x[1] * -0.2];
-                    model
-                        .generate(&x_next, &z, t, &mut x0, &mut scratch)
-                        .unwrap();
+                    model.generate(&x_next, &z, t, &mut x0, &mut scratch).unwrap();
                     let input: Vec<f64> = x_next.iter().chain(&z).map(|&v| v as f64).collect();
                     let g_ref = reference_forward(&spec.generator, t, &input, wt);
                     for (a, b) in x0.iter().zip(&g_ref) {
@@ -273,15 +255,9 @@ fn denoise_step_is_the_posterior_formula() {
         model.generate(&x_in, &z, t, &mut x0, &mut scratch).unwrap();
         let (c1, c2, s) = (spec.coef1[t], spec.coef2[t], spec.post_std[t]);
         let mut x = x_in;
-        model
-            .denoise_step(&mut x, &z, &eps, t, &mut scratch)
-            .unwrap();
+        model.denoise_step(&mut x, &z, &eps, t, &mut scratch).unwrap();
         for i in 0..2 {
-            let expected = if t > 0 {
-                c1 * x0[i] + c2 * x_in[i] + s * eps[i]
-            } else {
-                c1 * x0[i] + c2 * x_in[i]
-            };
+            let expected = if t > 0 { c1 * x0[i] + c2 * x_in[i] + s * eps[i] } else { c1 * x0[i] + c2 * x_in[i] };
             assert_eq!(x[i].to_bits(), expected.to_bits(), "t={t} i={i}");
             // And against the f64 reference.
             let input: Vec<f64> = x_in.iter().chain(&z).map(|&v| v as f64).collect();
@@ -294,12 +270,8 @@ fn denoise_step_is_the_posterior_formula() {
     // At t = 0 eps is not used.
     let mut a = [0.5f32, -1.25];
     let mut b = a;
-    model
-        .denoise_step(&mut a, &z, &eps, 0, &mut scratch)
-        .unwrap();
-    model
-        .denoise_step(&mut b, &z, &[f32::NAN; 2], 0, &mut scratch)
-        .unwrap();
+    model.denoise_step(&mut a, &z, &eps, 0, &mut scratch).unwrap();
+    model.denoise_step(&mut b, &z, &[f32::NAN; 2], 0, &mut scratch).unwrap();
     assert_eq!(a, b);
 }
 
@@ -313,11 +285,7 @@ fn replicate(model: &Model<'_>, spec: &Spec, seed: u64) -> Vec<f32> {
         let z: Vec<f32> = (0..nz).map(|_| rng.normal()).collect();
         let mut x0 = vec![0.0f32; d];
         model.generate(&x, &z, t, &mut x0, &mut scratch).unwrap();
-        let eps: Vec<f32> = if t > 0 {
-            (0..d).map(|_| rng.normal()).collect()
-        } else {
-            vec![0.0; d]
-        };
+        let eps: Vec<f32> = if t > 0 { (0..d).map(|_| rng.normal()).collect() } else { vec![0.0; d] };
         for i in 0..d {
             x[i] = if t > 0 {
                 spec.coef1[t] * x0[i] + spec.coef2[t] * x[i] + spec.post_std[t] * eps[i]
@@ -331,20 +299,16 @@ fn replicate(model: &Model<'_>, spec: &Spec, seed: u64) -> Vec<f32> {
 
 #[test]
 fn sample_reproduces_hand_replication() {
-    for (seed, spec) in [
-        (3, random_spec(3)),
-        (4, random_spec_dims(4, 3, 0, 1, &[6])),
-        (5, random_spec_dims(5, 5, 3, 7, &[9, 4, 6])),
-    ] {
+    for (seed, spec) in
+        [(3, random_spec(3)), (4, random_spec_dims(4, 3, 0, 1, &[6])), (5, random_spec_dims(5, 5, 3, 7, &[9, 4, 6]))]
+    {
         for wt in Wt::ALL {
             let bytes = spec.build(wt);
             let model = Model::from_bytes(&bytes).unwrap();
             let mut scratch = scratch_for(&model);
             for s in 0..10u64 {
                 let mut out = vec![0.0f32; spec.d];
-                model
-                    .sample(&mut Rng::new(seed * 1000 + s), &mut out, &mut scratch)
-                    .unwrap();
+                model.sample(&mut Rng::new(seed * 1000 + s), &mut out, &mut scratch).unwrap();
                 let expected = replicate(&model, &spec, seed * 1000 + s);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&out), bits(&expected));
@@ -367,14 +331,8 @@ fn sample_via_denoise_step_and_draw_count() {
     let mut x = [rng2.normal(), rng2.normal()];
     for t in (0..3).rev() {
         let z = [rng2.normal(), rng2.normal()];
-        let eps = if t > 0 {
-            [rng2.normal(), rng2.normal()]
-        } else {
-            [0.0; 2]
-        };
-        model
-            .denoise_step(&mut x, &z, &eps, t, &mut scratch)
-            .unwrap();
+        let eps = if t > 0 { [rng2.normal(), rng2.normal()] } else { [0.0; 2] };
+        model.denoise_step(&mut x, &z, &eps, t, &mut scratch).unwrap();
     }
     let mut raw = [0.0f32; 2];
     model.denormalise(&x, &mut raw).unwrap();
@@ -391,9 +349,7 @@ fn sample_determinism() {
     let mut scratch = scratch_for(&model);
     let draw = |seed: u64, scratch: &mut [f32]| {
         let mut out = [0.0f32; 2];
-        model
-            .sample(&mut Rng::new(seed), &mut out, scratch)
-            .unwrap();
+        model.sample(&mut Rng::new(seed), &mut out, scratch).unwrap();
         out.map(f32::to_bits)
     };
     let a = draw(1234, &mut scratch);
@@ -424,10 +380,6 @@ fn misaligned_data_is_fine() {
         let mut shifted = vec![0u8];
         shifted.extend_from_slice(&packed);
         let model = Model::from_bytes(&shifted[1..]).unwrap();
-        assert_eq!(
-            model.energy(&x, 1, &mut scratch).unwrap().to_bits(),
-            f.to_bits(),
-            "{wt:?}"
-        );
+        assert_eq!(model.energy(&x, 1, &mut scratch).unwrap().to_bits(), f.to_bits(), "{wt:?}");
     }
 }

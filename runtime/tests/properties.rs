@@ -20,10 +20,7 @@ fn within(got: f32, want: f64) -> bool {
 }
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(256);
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(256);
     ProptestConfig {
         cases,
         // No regression files in the source tree.
@@ -56,23 +53,14 @@ fn chain(inp: usize, hidden: Vec<usize>, out: usize, steps: usize) -> Vec<BoxedS
     let mut dims = vec![inp];
     dims.extend(hidden);
     dims.push(out);
-    dims.windows(2)
-        .enumerate()
-        .map(|(i, w)| layer(w[0], w[1], steps, i + 2 == dims.len()).boxed())
-        .collect()
+    dims.windows(2).enumerate().map(|(i, w)| layer(w[0], w[1], steps, i + 2 == dims.len()).boxed()).collect()
 }
 
 /// A random model: D 1..=4, nz 0..=3, T 1..=5, hidden widths 1..=16,
 /// 1..=4 layers per network.
 fn spec() -> impl Strategy<Value = Spec> {
-    (
-        1usize..=4,
-        0usize..=3,
-        1usize..=5,
-        vec(1usize..=16, 0..=3),
-        vec(1usize..=16, 0..=3),
-    )
-        .prop_flat_map(|(d, nz, steps, eh, gh)| {
+    (1usize..=4, 0usize..=3, 1usize..=5, vec(1usize..=16, 0..=3), vec(1usize..=16, 0..=3)).prop_flat_map(
+        |(d, nz, steps, eh, gh)| {
             (
                 chain(d, eh, 1, steps),
                 chain(d + nz, gh, d, steps),
@@ -95,7 +83,8 @@ fn spec() -> impl Strategy<Value = Spec> {
                     energy,
                     generator,
                 })
-        })
+        },
+    )
 }
 
 fn wt() -> impl Strategy<Value = Wt> {
@@ -104,10 +93,7 @@ fn wt() -> impl Strategy<Value = Wt> {
 
 /// The runtime's normalisation, in f32 as it does it, widened to f64.
 fn normalised(spec: &Spec, raw: &[f32]) -> Vec<f64> {
-    raw.iter()
-        .zip(spec.mean.iter().zip(&spec.inv_std))
-        .map(|(&x, (&m, &s))| ((x - m) * s) as f64)
-        .collect()
+    raw.iter().zip(spec.mean.iter().zip(&spec.inv_std)).map(|(&x, (&m, &s))| ((x - m) * s) as f64).collect()
 }
 
 /// How a valid file is damaged.
@@ -122,10 +108,8 @@ enum Mutation {
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     // Bytes that matter to the JSON reader, plus anything.
-    let byte = prop_oneof![
-        proptest::sample::select(b"{}[]\":, \\-0123456789.eEFf_\n\t\x00\xff".to_vec()),
-        any::<u8>(),
-    ];
+    let byte =
+        prop_oneof![proptest::sample::select(b"{}[]\":, \\-0123456789.eEFf_\n\t\x00\xff".to_vec()), any::<u8>(),];
     prop_oneof![
         (any::<Index>(), 0u8..8).prop_map(|(i, b)| Mutation::FlipBit(i, b)),
         (any::<Index>(), byte.clone()).prop_map(|(i, b)| Mutation::SetByte(i, b)),

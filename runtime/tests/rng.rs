@@ -45,15 +45,7 @@ fn uniform_moments() {
 fn determinism() {
     let stream = |seed: u64| {
         let mut rng = Rng::new(seed);
-        (0..1000)
-            .map(|i| {
-                if i % 3 == 0 {
-                    rng.next_u32()
-                } else {
-                    rng.normal().to_bits()
-                }
-            })
-            .collect::<Vec<u32>>()
+        (0..1000).map(|i| if i % 3 == 0 { rng.next_u32() } else { rng.normal().to_bits() }).collect::<Vec<u32>>()
     };
     assert_eq!(stream(99), stream(99));
     assert_ne!(stream(99), stream(100));
@@ -65,10 +57,7 @@ fn determinism() {
     let first: Vec<u32> = (0..3).map(|_| rng.next_u32()).collect();
     assert_eq!(first, [1_179_900_579, 1_938_959_192, 3_089_844_957]);
     let mut rng = Rng::new(0);
-    assert_eq!(
-        [rng.normal().to_bits(), rng.normal().to_bits()],
-        [0xbfdc_3ed4, 0xbebd_dc6a]
-    );
+    assert_eq!([rng.normal().to_bits(), rng.normal().to_bits()], [0xbfdc_3ed4, 0xbebd_dc6a]);
 }
 
 #[test]

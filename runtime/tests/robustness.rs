@@ -61,20 +61,8 @@ fn every_single_byte_corruption() {
         let mut f = file.clone();
         for i in 0..file.len() {
             let original = file[i];
-            let header_values = [
-                original ^ 0xFF,
-                original ^ 0x01,
-                0x00,
-                b'9',
-                b'"',
-                b'\\',
-                b'{',
-            ];
-            let values = if i < header_end {
-                &header_values[..]
-            } else {
-                &header_values[..1]
-            };
+            let header_values = [original ^ 0xFF, original ^ 0x01, 0x00, b'9', b'"', b'\\', b'{'];
+            let values = if i < header_end { &header_values[..] } else { &header_values[..1] };
             for &value in values {
                 f[i] = value;
                 loaded += exercise(&f) as usize;

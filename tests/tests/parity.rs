@@ -103,7 +103,8 @@ fn compare(ckpt: &Checkpoint, precision: Precision) -> Errors {
         model.sample(&mut Rng::new(seed), &mut out, &mut scratch).unwrap();
         samples_r.extend(out);
         let mut rng = Rng::new(seed);
-        let mut draw = |k: usize| Tensor::from_slice(&(0..k).map(|_| rng.normal()).collect::<Vec<f32>>()).view([1, k as i64]);
+        let mut draw =
+            |k: usize| Tensor::from_slice(&(0..k).map(|_| rng.normal()).collect::<Vec<f32>>()).view([1, k as i64]);
         let mut x = draw(d);
         tch::no_grad(|| {
             for t in (0..steps).rev() {

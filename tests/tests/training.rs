@@ -31,7 +31,11 @@ fn short_run_improves_samples_and_energy_prefers_data() {
     let _g = TORCH.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let config = short(1500, 3);
-    let (arch, schedule) = (config.arch(2), ddaebm_trainer::diffusion::compute_schedule(config.schedule, config.beta_min, config.beta_max, config.steps).unwrap());
+    let (arch, schedule) = (
+        config.arch(2),
+        ddaebm_trainer::diffusion::compute_schedule(config.schedule, config.beta_min, config.beta_max, config.steps)
+            .unwrap(),
+    );
     let untrained = Ddaebm::new(arch, schedule, Device::Cpu, config.seed);
     let (mmd_init, floor) = fit::mmd_report(&untrained, Toy::Gaussians25, 1000, 11);
 
@@ -39,7 +43,10 @@ fn short_run_improves_samples_and_energy_prefers_data() {
     let ckpt = Checkpoint::load(&report.checkpoint).unwrap();
     let trained = Ddaebm::from_checkpoint(&ckpt, Device::Cpu).unwrap();
     let (mmd_trained, _) = fit::mmd_report(&trained, Toy::Gaussians25, 1000, 11);
-    eprintln!("MMD² untrained {mmd_init:.4}, trained {mmd_trained:.4}, floor {floor:.4}; {:.1} it/s", report.iters_per_sec);
+    eprintln!(
+        "MMD² untrained {mmd_init:.4}, trained {mmd_trained:.4}, floor {floor:.4}; {:.1} it/s",
+        report.iters_per_sec
+    );
     assert!(mmd_trained < 0.25 * mmd_init, "MMD² {mmd_trained} not well below its initial {mmd_init}");
 
     // The learned energy, through the exported model and the runtime.
@@ -66,7 +73,12 @@ fn short_run_improves_samples_and_energy_prefers_data() {
 #[test]
 fn same_seed_same_checkpoint_bytes_and_resume_is_exact() {
     let _g = TORCH.lock().unwrap_or_else(|e| e.into_inner());
-    let (a, b, c, r) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b, c, r) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
     let ra = fit::fit(short(30, 5), None, &opts(a.path())).unwrap();
     let rb = fit::fit(short(30, 5), None, &opts(b.path())).unwrap();
     let rc = fit::fit(short(30, 6), None, &opts(c.path())).unwrap();

@@ -72,7 +72,12 @@ impl Adam {
     }
 
     /// Restores the moments written by [`Adam::state`] and the step count.
-    pub fn load_state(&mut self, prefix: &str, tensors: &BTreeMap<String, HostTensor>, step: u64) -> Result<(), RestoreError> {
+    pub fn load_state(
+        &mut self,
+        prefix: &str,
+        tensors: &BTreeMap<String, HostTensor>,
+        step: u64,
+    ) -> Result<(), RestoreError> {
         for ((name, _), (m, v)) in self.params.iter().zip(self.m.iter_mut().zip(self.v.iter_mut())) {
             for (kind, t) in [("m", m), ("v", v)] {
                 let key = format!("{prefix}.{kind}.{name}");

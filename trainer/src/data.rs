@@ -67,7 +67,8 @@ impl Toy {
         match self {
             Toy::Gaussians25 => {
                 let s = 2.828;
-                let c = (-2..=2).flat_map(|i| (-2..=2).map(move |j| [2.0 * i as f64 / s, 2.0 * j as f64 / s])).collect();
+                let c =
+                    (-2..=2).flat_map(|i| (-2..=2).map(move |j| [2.0 * i as f64 / s, 2.0 * j as f64 / s])).collect();
                 Some((c, 0.1 / s))
             }
             Toy::Gaussians8 => {
@@ -201,19 +202,31 @@ impl Source {
     /// Loads the user's file (`.csv` / `.npy`), optionally windows a series
     /// into overlapping windows of `window` rows, splits off `holdout` of
     /// the rows (seeded) and standardises with the training rows' statistics.
-    pub fn from_file(path: &std::path::Path, window: Option<usize>, holdout: f64, seed: u64) -> Result<Source, crate::userdata::DataError> {
+    pub fn from_file(
+        path: &std::path::Path,
+        window: Option<usize>,
+        holdout: f64,
+        seed: u64,
+    ) -> Result<Source, crate::userdata::DataError> {
         use crate::userdata;
         let mut table = userdata::load(path)?;
         if let Some(len) = window {
             table = userdata::windows_of(&table, len, 1, path)?;
             userdata::validate(&table, path)?;
         }
-        let (train, held) = if holdout > 0.0 { userdata::split(&table, holdout, seed) } else { (table.clone(), table.select(&[])) };
+        let (train, held) =
+            if holdout > 0.0 { userdata::split(&table, holdout, seed) } else { (table.clone(), table.select(&[])) };
         let standardiser = userdata::Standardiser::fit(&train);
         let (mut tr, mut ho) = (train.data, held.data);
         standardiser.apply(&mut tr);
         standardiser.apply(&mut ho);
-        Ok(Source::Table(TableSource { path: path.display().to_string(), dim: table.dim, train: tr, holdout: ho, standardiser }))
+        Ok(Source::Table(TableSource {
+            path: path.display().to_string(),
+            dim: table.dim,
+            train: tr,
+            holdout: ho,
+            standardiser,
+        }))
     }
 
     /// Data dimension D.
@@ -239,11 +252,12 @@ impl Source {
             Source::Toy(t) => t.sample(n, rng),
             Source::Table(t) => {
                 let rows = t.train.len() / t.dim;
-                (0..n).flat_map(|_| {
-                    let i = rng.gen_range(0..rows);
-                    t.train[i * t.dim..(i + 1) * t.dim].iter().copied()
-                })
-                .collect()
+                (0..n)
+                    .flat_map(|_| {
+                        let i = rng.gen_range(0..rows);
+                        t.train[i * t.dim..(i + 1) * t.dim].iter().copied()
+                    })
+                    .collect()
             }
         }
     }
@@ -252,7 +266,10 @@ impl Source {
     pub fn normalisation(&self) -> ddaebm_export::checkpoint::Normalisation {
         match self {
             Source::Toy(_) => ddaebm_export::checkpoint::Normalisation::identity(2),
-            Source::Table(t) => ddaebm_export::checkpoint::Normalisation { mean: t.standardiser.mean.clone(), std: t.standardiser.std.clone() },
+            Source::Table(t) => ddaebm_export::checkpoint::Normalisation {
+                mean: t.standardiser.mean.clone(),
+                std: t.standardiser.std.clone(),
+            },
         }
     }
 }

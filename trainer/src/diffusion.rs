@@ -46,7 +46,12 @@ pub struct ScheduleError {
 
 /// Computes all coefficients of a `steps`-step schedule in f64, and checks
 /// that they describe a valid diffusion (0 < β_k < 1, var_t ≥ 0, finite).
-pub fn compute_schedule(kind: ScheduleKind, beta_min: f64, beta_max: f64, steps: usize) -> Result<ScheduleMeta, ScheduleError> {
+pub fn compute_schedule(
+    kind: ScheduleKind,
+    beta_min: f64,
+    beta_max: f64,
+    steps: usize,
+) -> Result<ScheduleMeta, ScheduleError> {
     let err = |why: &str| ScheduleError { kind, beta_min, beta_max, steps, why: why.to_string() };
     if steps == 0 || steps > 64 {
         return Err(err("T (--steps) must be between 1 and 64"));
@@ -95,7 +100,9 @@ pub fn compute_schedule(kind: ScheduleKind, beta_min: f64, beta_max: f64, steps:
         && posterior_var.iter().chain(&coef1).chain(&coef2).chain(&a_bar).all(|v| v.is_finite())
         && posterior_var.iter().all(|v| *v >= 0.0);
     if !ok {
-        return Err(err("some beta_k falls outside (0, 1); the geometric schedule needs beta_max < 1 (e.g. 0.01..0.5)"));
+        return Err(err(
+            "some beta_k falls outside (0, 1); the geometric schedule needs beta_max < 1 (e.g. 0.01..0.5)",
+        ));
     }
     Ok(ScheduleMeta { kind, beta_min, beta_max, steps, a, sigma, a_bar, sigma_bar, coef1, coef2, posterior_var })
 }

@@ -179,7 +179,13 @@ pub fn write_plots(model: &Ddaebm, source: &Source, out: &Path, seed: u64) -> Re
                 (format!("exp f(x, {t})"), f.iter().map(|v| (v - max).exp()).collect())
             })
             .collect();
-        plots::heatmaps(&out.join("density.png"), "learned density exp f(x, t), one panel per step index", &panels, n, b)?;
+        plots::heatmaps(
+            &out.join("density.png"),
+            "learned density exp f(x, t), one panel per step index",
+            &panels,
+            n,
+            b,
+        )?;
     }
     let mut series = read_csv_columns(&out.join("log.csv"), &["loss_energy", "loss_generator", "e_f", "l_rec", "r1"]);
     let metric_series = read_csv_columns(&out.join("metrics.csv"), &["mmd2", "high_quality_pct", "nll"]);

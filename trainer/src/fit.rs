@@ -19,8 +19,8 @@ use tch::{Device, Kind, Tensor};
 
 use crate::adam::Adam;
 use crate::data::{Source, Toy};
-use crate::eval::{self, EvalSizes};
 use crate::diffusion::compute_schedule;
+use crate::eval::{self, EvalSizes};
 use crate::losses::{energy_loss, generator_loss, Batch};
 use crate::model::{Ddaebm, Ema};
 
@@ -415,8 +415,10 @@ fn progress_bar(show: bool, start: u64, total: u64) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} it {per_sec} eta {eta} {msg}")
-            .expect("valid template"),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} it {per_sec} eta {eta} {msg}",
+        )
+        .expect("valid template"),
     );
     bar.set_position(start);
     bar.reset_eta();
@@ -472,7 +474,14 @@ pub fn save(
 
 /// Appends a quick evaluation to `metrics.csv` and redraws the pictures
 /// (a failed picture is reported, not fatal: training results matter more).
-fn evaluate_and_plot(model: &Ddaebm, mut ema: Option<&mut Ema>, source: &Source, config: &FitConfig, iteration: u64, opts: &RunOptions) -> Result<()> {
+fn evaluate_and_plot(
+    model: &Ddaebm,
+    mut ema: Option<&mut Ema>,
+    source: &Source,
+    config: &FitConfig,
+    iteration: u64,
+    opts: &RunOptions,
+) -> Result<()> {
     // Evaluate what a device gets: the EMA weights, when kept.
     if let Some(ema) = ema.as_deref_mut() {
         ema.swap();

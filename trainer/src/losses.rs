@@ -81,7 +81,13 @@ fn nll_diag(z: &Tensor, mu: &Tensor, logvar: &Tensor) -> Tensor {
 
 /// The generator loss; the energy network must be frozen by the caller
 /// (gradients flow through x'_t into G, not into f's parameters).
-pub fn generator_loss(e: &EnergyNet, g: &Generator, q: &PosteriorEncoder, diff: &Diffusion, b: &Batch) -> GeneratorLoss {
+pub fn generator_loss(
+    e: &EnergyNet,
+    g: &Generator,
+    q: &PosteriorEncoder,
+    diff: &Diffusion,
+    b: &Batch,
+) -> GeneratorLoss {
     let n = b.t.size()[0];
     let device = b.x_t.device();
     let x_t = b.x_t.detach();
@@ -100,9 +106,11 @@ pub fn generator_loss(e: &EnergyNet, g: &Generator, q: &PosteriorEncoder, diff: 
     let (c1, c2) = diff.coefs(&b.t);
     let mean = c1 * x0_rec + c2 * &b.x_t1;
     let var = diff.recon_var(&b.t);
-    let log_n = ((&x_t - mean).square() / &var + (var * (2.0 * std::f64::consts::PI)).log())
-        .sum_dim_intlist(1, false, Kind::Float)
-        * -0.5;
+    let log_n = ((&x_t - mean).square() / &var + (var * (2.0 * std::f64::consts::PI)).log()).sum_dim_intlist(
+        1,
+        false,
+        Kind::Float,
+    ) * -0.5;
     let rec = log_n.mean(Kind::Float).neg();
     let kl = ((&lv + 1.0 - mu.square() - lv.exp()).sum_dim_intlist(1, false, Kind::Float) * -0.5).mean(Kind::Float);
     let loss = -&e_f + &lat + &rec + &kl;

@@ -215,7 +215,12 @@ fn run_eval(checkpoint: PathBuf, out: Option<PathBuf>, seed: u64) -> Result<()> 
     let source = state.config.source()?;
     let r = eval::evaluate(&model, &source, ckpt.meta.iteration, EvalSizes::FULL, seed);
     println!("iteration            {}", r.iteration);
-    println!("MMD²                 {:.6}  (data-vs-data floor {:.6}, ratio {:.2})", r.mmd2, r.mmd2_floor, r.mmd2 / r.mmd2_floor);
+    println!(
+        "MMD²                 {:.6}  (data-vs-data floor {:.6}, ratio {:.2})",
+        r.mmd2,
+        r.mmd2_floor,
+        r.mmd2 / r.mmd2_floor
+    );
     if let Some(m) = r.mmd2_bn_batch_stats {
         println!("MMD², BatchNorm batch statistics (reference behaviour) {m:.6}");
     }
@@ -230,7 +235,8 @@ fn run_eval(checkpoint: PathBuf, out: Option<PathBuf>, seed: u64) -> Result<()> 
         }
     }
     let out = out.unwrap_or_else(|| checkpoint.parent().map(PathBuf::from).unwrap_or_default().join("eval.json"));
-    std::fs::write(&out, serde_json::to_string_pretty(&r)?).with_context(|| format!("cannot write {}", out.display()))?;
+    std::fs::write(&out, serde_json::to_string_pretty(&r)?)
+        .with_context(|| format!("cannot write {}", out.display()))?;
     println!("wrote {}", out.display());
     Ok(())
 }

@@ -97,7 +97,9 @@ pub fn grid_nll(log_density: impl Fn(&[f32]) -> Vec<f64>, points: &[f32], lo: [f
     let f_grid = log_density(&centres);
     assert_eq!(f_grid.len(), n * n, "log_density returned {} values for {} grid points", f_grid.len(), n * n);
     let m = f_grid.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let log_z = m + f_grid.iter().map(|f| (f - m).exp()).sum::<f64>().ln() + ((hi[0] - lo[0]) * (hi[1] - lo[1]) / (n * n) as f64).ln();
+    let log_z = m
+        + f_grid.iter().map(|f| (f - m).exp()).sum::<f64>().ln()
+        + ((hi[0] - lo[0]) * (hi[1] - lo[1]) / (n * n) as f64).ln();
     let count = points.len() / 2;
     let f_pts = log_density(&points[..2 * count]);
     assert_eq!(f_pts.len(), count, "log_density returned {} values for {count} points", f_pts.len());

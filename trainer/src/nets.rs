@@ -90,8 +90,7 @@ impl ToyNet {
         }
         let n = arch.trunk.len();
         trunk.push(Block::new(&p / format!("h{n}"), d, d_out, false, final_act, arch.bn_eps));
-        let table: Vec<f32> =
-            (0..steps).flat_map(|t| time_embedding(t, arch.t_emb_dim)).map(|v| v as f32).collect();
+        let table: Vec<f32> = (0..steps).flat_map(|t| time_embedding(t, arch.t_emb_dim)).map(|v| v as f32).collect();
         let emb = Tensor::from_slice(&table).view([steps as i64, arch.t_emb_dim as i64]).to_device(p.device());
         ToyNet { x_enc, t_enc, trunk, emb }
     }

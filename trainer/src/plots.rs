@@ -50,7 +50,10 @@ fn fonts() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         for name in ["sans-serif", "serif", "monospace"] {
-            assert!(register_font(name, FontStyle::Normal, dejavu::sans::regular()).is_ok(), "embedded DejaVu Sans is not a valid font");
+            assert!(
+                register_font(name, FontStyle::Normal, dejavu::sans::regular()).is_ok(),
+                "embedded DejaVu Sans is not a valid font"
+            );
         }
     });
 }
@@ -73,7 +76,16 @@ fn num(v: f64) -> String {
     } else if !(1e-3..1e4).contains(&a) {
         format!("{v:.2e}")
     } else {
-        let s = format!("{v:.*}", if a >= 100.0 { 1 } else if a >= 1.0 { 2 } else { 3 });
+        let s = format!(
+            "{v:.*}",
+            if a >= 100.0 {
+                1
+            } else if a >= 1.0 {
+                2
+            } else {
+                3
+            }
+        );
         if s.contains('.') {
             s.trim_end_matches('0').trim_end_matches('.').to_string()
         } else {
@@ -83,7 +95,11 @@ fn num(v: f64) -> String {
 }
 
 /// Renders with `draw` into a PNG of `size` at `path`.
-fn render(path: &Path, size: (u32, u32), draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>) -> Result<(), PlotError> {
+fn render(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
+) -> Result<(), PlotError> {
     fonts();
     let err = |why| PlotError::Draw { file: path.to_path_buf(), why };
     let root = BitMapBackend::new(path, size).into_drawing_area();
@@ -96,7 +112,10 @@ fn check_box(path: &Path, (lo, hi): ([f64; 2], [f64; 2])) -> Result<(), PlotErro
     if lo.iter().chain(&hi).all(|v| v.is_finite()) && hi[0] > lo[0] && hi[1] > lo[1] {
         Ok(())
     } else {
-        Err(PlotError::Input { file: path.to_path_buf(), why: format!("the box {lo:?}..{hi:?} is empty or not finite") })
+        Err(PlotError::Input {
+            file: path.to_path_buf(),
+            why: format!("the box {lo:?}..{hi:?} is empty or not finite"),
+        })
     }
 }
 
@@ -105,17 +124,25 @@ fn check_box(path: &Path, (lo, hi): ([f64; 2], [f64; 2])) -> Result<(), PlotErro
 /// `bounds = (lo, hi)` with `lo = [x_min, y_min]`, `hi = [x_max, y_max]`.
 /// Each panel's title gives its point count and how many fall outside the
 /// box (those are not drawn). The picture is [`SCATTER_SIZE`] pixels.
-pub fn scatter_pair(path: &Path, left: (&str, &[f32]), right: (&str, &[f32]), bounds: ([f64; 2], [f64; 2])) -> Result<(), PlotError> {
+pub fn scatter_pair(
+    path: &Path,
+    left: (&str, &[f32]),
+    right: (&str, &[f32]),
+    bounds: ([f64; 2], [f64; 2]),
+) -> Result<(), PlotError> {
     check_box(path, bounds)?;
     let (lo, hi) = bounds;
     render(path, SCATTER_SIZE, |root| {
         let panels = root.split_evenly((1, 2));
         let colours = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
         for ((area, (name, pts)), colour) in panels.iter().zip([left, right]).zip(colours) {
-            let inside = |p: &[f32]| (p[0] as f64) >= lo[0] && (p[0] as f64) <= hi[0] && (p[1] as f64) >= lo[1] && (p[1] as f64) <= hi[1];
+            let inside = |p: &[f32]| {
+                (p[0] as f64) >= lo[0] && (p[0] as f64) <= hi[0] && (p[1] as f64) >= lo[1] && (p[1] as f64) <= hi[1]
+            };
             let n = pts.len() / 2;
             let outside = pts.chunks_exact(2).filter(|p| !inside(p)).count();
-            let caption = if outside > 0 { format!("{name} (n = {n}, {outside} outside)") } else { format!("{name} (n = {n})") };
+            let caption =
+                if outside > 0 { format!("{name} (n = {n}, {outside} outside)") } else { format!("{name} (n = {n})") };
             let mut chart = ChartBuilder::on(area)
                 .caption(caption, (FONT, 22))
                 .margin(12)
@@ -135,7 +162,9 @@ pub fn scatter_pair(path: &Path, left: (&str, &[f32]), right: (&str, &[f32]), bo
             let alpha = if n > 5000 { 0.25 } else { 0.5 };
             chart
                 .draw_series(
-                    pts.chunks_exact(2).filter(|p| inside(p)).map(|p| Circle::new((p[0] as f64, p[1] as f64), 2, colour.mix(alpha).filled())),
+                    pts.chunks_exact(2)
+                        .filter(|p| inside(p))
+                        .map(|p| Circle::new((p[0] as f64, p[1] as f64), 2, colour.mix(alpha).filled())),
                 )
                 .map_err(text)?;
         }
@@ -151,7 +180,13 @@ pub fn scatter_pair(path: &Path, left: (&str, &[f32]), right: (&str, &[f32]), bo
 /// largest finite value, shown on a colour bar beside it; non-finite cells
 /// are grey. Each panel is [`HEATMAP_PANEL`] pixels, plus a
 /// [`TITLE_HEIGHT`] strip on top.
-pub fn heatmaps(path: &Path, title: &str, panels: &[(String, Vec<f64>)], n: usize, bounds: ([f64; 2], [f64; 2])) -> Result<(), PlotError> {
+pub fn heatmaps(
+    path: &Path,
+    title: &str,
+    panels: &[(String, Vec<f64>)],
+    n: usize,
+    bounds: ([f64; 2], [f64; 2]),
+) -> Result<(), PlotError> {
     check_box(path, bounds)?;
     let input = |why: String| PlotError::Input { file: path.to_path_buf(), why };
     if panels.is_empty() || n == 0 {
@@ -189,7 +224,16 @@ pub fn heatmaps(path: &Path, title: &str, panels: &[(String, Vec<f64>)], n: usiz
                 .y_label_area_size(40)
                 .build_cartesian_2d(lo[0]..hi[0], lo[1]..hi[1])
                 .map_err(text)?;
-            chart.configure_mesh().disable_mesh().label_style((FONT, 12)).x_labels(5).y_labels(5).x_label_formatter(&|v| num(*v)).y_label_formatter(&|v| num(*v)).draw().map_err(text)?;
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .label_style((FONT, 12))
+                .x_labels(5)
+                .y_labels(5)
+                .x_label_formatter(&|v| num(*v))
+                .y_label_formatter(&|v| num(*v))
+                .draw()
+                .map_err(text)?;
             chart
                 .draw_series((0..n * n).map(|k| {
                     let (i, j) = ((k % n) as f64, (k / n) as f64);
@@ -228,7 +272,12 @@ fn colour_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, vmin: f64, vmax
     for (v, anchor) in [(vmax, 0.0), (vmin, 1.0)] {
         let (px, py) = plot.map_coordinate(&(1.0, v));
         let dy = (anchor * -12.0) as i32;
-        area.draw(&Text::new(num(v), (px - area.get_base_pixel().0 + 4, py - area.get_base_pixel().1 + dy), style.clone())).map_err(text)?;
+        area.draw(&Text::new(
+            num(v),
+            (px - area.get_base_pixel().0 + 4, py - area.get_base_pixel().1 + dy),
+            style.clone(),
+        ))
+        .map_err(text)?;
     }
     Ok(())
 }
@@ -268,7 +317,14 @@ pub fn curves(path: &Path, title: &str, x: &[f64], series: &[(String, Vec<f64>)]
     render(path, size, |root| {
         let (top, body) = root.split_vertically(TITLE_HEIGHT);
         top.titled(title, (FONT, 26)).map_err(text)?;
-        let palette = [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44), RGBColor(148, 103, 189), RGBColor(255, 127, 14), RGBColor(140, 86, 75)];
+        let palette = [
+            RGBColor(31, 119, 180),
+            RGBColor(214, 39, 40),
+            RGBColor(44, 160, 44),
+            RGBColor(148, 103, 189),
+            RGBColor(255, 127, 14),
+            RGBColor(140, 86, 75),
+        ];
         for (k, (area, (name, ys))) in body.split_evenly((rows, cols)).iter().zip(series).enumerate() {
             let last = x.iter().zip(ys).rev().find(|(a, b)| a.is_finite() && b.is_finite()).map(|(_, b)| *b);
             let caption = match last {
@@ -295,7 +351,8 @@ pub fn curves(path: &Path, title: &str, x: &[f64], series: &[(String, Vec<f64>)]
             let colour = palette[k % palette.len()];
             // Skip non-finite values (metrics computed every k iterations
             // are NaN in between) and join the rest; mark sparse series.
-            let pts: Vec<(f64, f64)> = x.iter().zip(ys).filter(|(a, b)| a.is_finite() && b.is_finite()).map(|(a, b)| (*a, *b)).collect();
+            let pts: Vec<(f64, f64)> =
+                x.iter().zip(ys).filter(|(a, b)| a.is_finite() && b.is_finite()).map(|(a, b)| (*a, *b)).collect();
             if pts.len() <= 60 {
                 chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, colour.filled()))).map_err(text)?;
             }
@@ -340,10 +397,12 @@ mod tests {
     }
 
     fn ring(n: usize, r: f32) -> Vec<f32> {
-        (0..n).flat_map(|k| {
-            let a = k as f32 * 0.137;
-            [r * a.cos() + 0.05 * (k as f32 * 1.3).sin(), r * a.sin()]
-        }).collect()
+        (0..n)
+            .flat_map(|k| {
+                let a = k as f32 * 0.137;
+                [r * a.cos() + 0.05 * (k as f32 * 1.3).sin(), r * a.sin()]
+            })
+            .collect()
     }
 
     #[test]
@@ -359,9 +418,13 @@ mod tests {
         assert!(colours(&img, 150, 350, 150, 350) > 2);
         assert!(colours(&img, 650, 850, 150, 350) > 2);
         // A missing folder is an error naming the file.
-        let e = scatter_pair(&dir.path().join("no/such/dir/x.png"), ("a", &[]), ("b", &[]), ([0.0, 0.0], [1.0, 1.0])).unwrap_err();
+        let e = scatter_pair(&dir.path().join("no/such/dir/x.png"), ("a", &[]), ("b", &[]), ([0.0, 0.0], [1.0, 1.0]))
+            .unwrap_err();
         assert!(e.to_string().contains("x.png"), "{e}");
-        assert!(matches!(scatter_pair(&p, ("a", &[]), ("b", &[]), ([0.0, 0.0], [0.0, 1.0])), Err(PlotError::Input { .. })));
+        assert!(matches!(
+            scatter_pair(&p, ("a", &[]), ("b", &[]), ([0.0, 0.0], [0.0, 1.0])),
+            Err(PlotError::Input { .. })
+        ));
     }
 
     #[test]
@@ -375,7 +438,13 @@ mod tests {
         let panels: Vec<(String, Vec<f64>)> = (0..5)
             .map(|t| {
                 let s = 0.3 + 0.4 * t as f64;
-                let v = c.chunks_exact(2).map(|q| (-(((q[0] as f64) - 1.0).powi(2) + (q[1] as f64).powi(2)) / (2.0 * s * s)).exp() * (t + 1) as f64).collect();
+                let v = c
+                    .chunks_exact(2)
+                    .map(|q| {
+                        (-(((q[0] as f64) - 1.0).powi(2) + (q[1] as f64).powi(2)) / (2.0 * s * s)).exp()
+                            * (t + 1) as f64
+                    })
+                    .collect();
                 (format!("exp f(x, t={t})"), v)
             })
             .collect();
@@ -388,7 +457,10 @@ mod tests {
         let seven: Vec<_> = panels.iter().chain(&panels[..2]).cloned().collect();
         heatmaps(&p, "wrapped", &seven, n, (lo, hi)).unwrap();
         assert_eq!((decode(&p).0, decode(&p).1), (5 * HEATMAP_PANEL.0, 2 * HEATMAP_PANEL.1 + TITLE_HEIGHT));
-        assert!(matches!(heatmaps(&p, "bad", &[("x".into(), vec![0.0; 5])], n, (lo, hi)), Err(PlotError::Input { .. })));
+        assert!(matches!(
+            heatmaps(&p, "bad", &[("x".into(), vec![0.0; 5])], n, (lo, hi)),
+            Err(PlotError::Input { .. })
+        ));
     }
 
     #[test]

@@ -414,10 +414,14 @@ fn parse_npy(bytes: &[u8], path: &Path) -> Result<Table, DataError> {
         "'<i4'" | "\"<i4\"" => Dtype::I4,
         "'<i8'" | "\"<i8\"" => Dtype::I8,
         other => {
-            return Err(DataError::NpyDtype { file: file(), dtype: other.trim_matches(|c| c == '\'' || c == '"').to_string() })
+            return Err(DataError::NpyDtype {
+                file: file(),
+                dtype: other.trim_matches(|c| c == '\'' || c == '"').to_string(),
+            })
         }
     };
-    let fortran = dict_value(&header, "fortran_order").ok_or_else(|| bad("the header has no `fortran_order`".into()))?;
+    let fortran =
+        dict_value(&header, "fortran_order").ok_or_else(|| bad("the header has no `fortran_order`".into()))?;
     match fortran.trim() {
         "False" => {}
         "True" => return Err(DataError::NpyFortran { file: file() }),
@@ -608,7 +612,10 @@ mod tests {
     }
 
     fn npy(descr: &str, fortran: bool, shape: &str, body: &[u8], version: u8) -> Vec<u8> {
-        let mut h = format!("{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}", if fortran { "True" } else { "False" });
+        let mut h = format!(
+            "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
+            if fortran { "True" } else { "False" }
+        );
         let pre = if version == 1 { 10 } else { 12 };
         while (pre + h.len() + 1) % 64 != 0 {
             h.push(' ');
@@ -746,7 +753,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s: String = "x1,x2,x3\n".to_string() + &(0..12).map(|i| format!("{i},{},1.5\n", -i)).collect::<String>();
         let m = msg(load(&write(&dir, "k.csv", s.as_bytes())));
-        assert!(m.contains("column 3 (`x3`) is constant (= 1.5); drop it, it carries no information and cannot be standardised"), "{m}");
+        assert!(
+            m.contains(
+                "column 3 (`x3`) is constant (= 1.5); drop it, it carries no information and cannot be standardised"
+            ),
+            "{m}"
+        );
     }
 
     #[test]
@@ -835,7 +847,11 @@ mod tests {
         let (a, b) = split(&t, 0.2, 7);
         assert_eq!((a.rows, b.rows), (80, 20));
         assert_eq!((a.data.len(), b.data.len()), (160, 40));
-        let mut all: Vec<Vec<u32>> = (0..a.rows).map(|i| a.row(i)).chain((0..b.rows).map(|i| b.row(i))).map(|r| r.iter().map(|v| v.to_bits()).collect()).collect();
+        let mut all: Vec<Vec<u32>> = (0..a.rows)
+            .map(|i| a.row(i))
+            .chain((0..b.rows).map(|i| b.row(i)))
+            .map(|r| r.iter().map(|v| v.to_bits()).collect())
+            .collect();
         let mut orig: Vec<Vec<u32>> = (0..t.rows).map(|i| t.row(i).iter().map(|v| v.to_bits()).collect()).collect();
         all.sort();
         orig.sort();

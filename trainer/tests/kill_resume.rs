@@ -13,7 +13,24 @@ fn trainer() -> Command {
 }
 
 fn fit_args<'a>(out: &'a str, iters: &'a str) -> Vec<&'a str> {
-    vec!["fit", "--iters", iters, "--checkpoint-every", "20", "--eval-every", "0", "--seed", "4", "--threads", "1", "--quiet", "--device", "cpu", "--out", out]
+    vec![
+        "fit",
+        "--iters",
+        iters,
+        "--checkpoint-every",
+        "20",
+        "--eval-every",
+        "0",
+        "--seed",
+        "4",
+        "--threads",
+        "1",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--out",
+        out,
+    ]
 }
 
 #[test]
@@ -64,7 +81,10 @@ fn bad_data_file_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("bad.csv");
     std::fs::write(&csv, "a,b\n1,2\n3,x\n").unwrap();
-    let out = trainer().args(["fit", "--data", csv.to_str().unwrap(), "--out", dir.path().join("run").to_str().unwrap()]).output().unwrap();
+    let out = trainer()
+        .args(["fit", "--data", csv.to_str().unwrap(), "--out", dir.path().join("run").to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.csv") && err.contains("line 3") && err.contains("not a number"), "{err}");

@@ -82,9 +82,7 @@ pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
 }
 
 pub fn f16_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter()
-        .flat_map(|x| half::f16::from_f32(*x).to_bits().to_le_bytes())
-        .collect()
+    v.iter().flat_map(|x| half::f16::from_f32(*x).to_bits().to_le_bytes()).collect()
 }
 
 pub fn round_f16(x: f32) -> f32 {
@@ -92,9 +90,7 @@ pub fn round_f16(x: f32) -> f32 {
 }
 
 pub fn bf16_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter()
-        .flat_map(|x| half::bf16::from_f32(*x).to_bits().to_le_bytes())
-        .collect()
+    v.iter().flat_map(|x| half::bf16::from_f32(*x).to_bits().to_le_bytes()).collect()
 }
 
 pub fn round_bf16(x: f32) -> f32 {
@@ -111,10 +107,7 @@ pub fn quantise_i8(w: &[f32], out: usize, inp: usize) -> (Vec<i8>, Vec<f32>) {
         let max = row.iter().fold(0.0f64, |m, &v| m.max((v as f64).abs()));
         let scale = if max > 0.0 { (max / 127.0) as f32 } else { 1.0 };
         scales.push(scale);
-        q.extend(
-            row.iter()
-                .map(|&v| (v as f64 / scale as f64).round().clamp(-127.0, 127.0) as i8),
-        );
+        q.extend(row.iter().map(|&v| (v as f64 / scale as f64).round().clamp(-127.0, 127.0) as i8));
     }
     (q, scales)
 }
@@ -128,10 +121,7 @@ pub fn effective_weights(l: &LayerSpec, wt: Wt) -> Vec<f64> {
         Wt::Bf16 => l.w.iter().map(|&w| round_bf16(w) as f64).collect(),
         Wt::Int8 => {
             let (q, s) = quantise_i8(&l.w, l.out, l.inp);
-            q.iter()
-                .enumerate()
-                .map(|(k, &q)| s[k / l.inp] as f64 * q as f64)
-                .collect()
+            q.iter().enumerate().map(|(k, &q)| s[k / l.inp] as f64 * q as f64).collect()
         }
     }
 }
@@ -192,11 +182,7 @@ impl Spec {
                 if let Some(s) = scale {
                     t.push(f32_tensor(&format!("{net}.{i}.scale"), &[l.out], &s));
                 }
-                let bshape: Vec<usize> = if l.per_step {
-                    vec![self.steps, l.out]
-                } else {
-                    vec![l.out]
-                };
+                let bshape: Vec<usize> = if l.per_step { vec![self.steps, l.out] } else { vec![l.out] };
                 t.push(f32_tensor(&format!("{net}.{i}.bias"), &bshape, &l.b));
                 if let Some(p) = l.prelu {
                     t.push(f32_tensor(&format!("{net}.{i}.prelu"), &[1], &[p]));
@@ -215,10 +201,7 @@ impl Spec {
 /// consecutive unless overridden. Returns (json, data).
 pub fn header_and_data(meta: &[(String, String)], tensors: &[Tensor]) -> (String, Vec<u8>) {
     let mut json = String::from("{\"__metadata__\":{");
-    let m: Vec<String> = meta
-        .iter()
-        .map(|(k, v)| format!("\"{k}\":\"{v}\""))
-        .collect();
+    let m: Vec<String> = meta.iter().map(|(k, v)| format!("\"{k}\":\"{v}\"")).collect();
     json += &m.join(",");
     json.push('}');
     let mut data = Vec::new();
@@ -257,24 +240,13 @@ fn uniform(rng: &mut Rng, lo: f32, hi: f32) -> f32 {
     lo + (hi - lo) * rng.uniform()
 }
 
-fn layer(
-    rng: &mut Rng,
-    inp: usize,
-    out: usize,
-    steps: usize,
-    per_step: bool,
-    prelu: bool,
-) -> LayerSpec {
+fn layer(rng: &mut Rng, inp: usize, out: usize, steps: usize, per_step: bool, prelu: bool) -> LayerSpec {
     let scale = 1.0 / (inp as f32).sqrt();
     LayerSpec {
         out,
         inp,
-        w: (0..out * inp)
-            .map(|_| uniform(rng, -1.5, 1.5) * scale)
-            .collect(),
-        b: (0..if per_step { steps * out } else { out })
-            .map(|_| uniform(rng, -0.5, 0.5))
-            .collect(),
+        w: (0..out * inp).map(|_| uniform(rng, -1.5, 1.5) * scale).collect(),
+        b: (0..if per_step { steps * out } else { out }).map(|_| uniform(rng, -0.5, 0.5)).collect(),
         per_step,
         prelu: prelu.then(|| uniform(rng, 0.05, 0.4)),
     }
@@ -322,11 +294,7 @@ pub fn random_spec_dims(seed: u64, d: usize, nz: usize, steps: usize, widths: &[
 pub fn reference_forward(layers: &[LayerSpec], t: usize, x: &[f64], wt: Wt) -> Vec<f64> {
     let mut h = x.to_vec();
     for l in layers {
-        let bias = if l.per_step {
-            &l.b[t * l.out..(t + 1) * l.out]
-        } else {
-            &l.b[..]
-        };
+        let bias = if l.per_step { &l.b[t * l.out..(t + 1) * l.out] } else { &l.b[..] };
         let w = effective_weights(l, wt);
         let mut y = vec![0.0f64; l.out];
         for j in 0..l.out {
