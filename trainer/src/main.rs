@@ -172,7 +172,8 @@ fn run_fit(a: FitArgs) -> Result<()> {
         lr_energy: a.lr,
         lr_generator: a.lr,
         trunk: vec![a.width; a.depth],
-        data: a.data.as_ref().map(|p| p.display().to_string()),
+        // Absolute, so `trainer eval` and `--resume` find it from any folder.
+        data: a.data.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string()),
         window: a.window,
         holdout: a.holdout,
         ..FitConfig::default()
