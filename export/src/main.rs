@@ -1,4 +1,5 @@
 //! `export CHECKPOINT [--f32 | --fp16 | --bf16 | --int8]`: write a deployable model file.
+//! `export inspect MODEL`: what a model file holds and what the runtime needs to run it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +54,10 @@ fn run(cli: Cli) -> Result<()> {
     let model =
         DeployModel::from_checkpoint(&ckpt).with_context(|| format!("cannot export {}", cli.checkpoint.display()))?;
     let bytes = model.to_bytes(precision);
+    // Never write a file the device runtime would refuse.
+    ddaebm_runtime::Model::from_bytes(&bytes).map_err(|e| {
+        anyhow::anyhow!("internal error: the runtime refuses the exported model ({e}); please report it")
+    })?;
     let out = cli.out.unwrap_or_else(|| {
         let dir = cli.checkpoint.parent().map(PathBuf::from).unwrap_or_default();
         dir.join(format!("model-{}.safetensors", precision.name()))
@@ -73,7 +78,67 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// `export inspect FILE`: metadata, tensors and the runtime's needs.
+fn inspect(path: &std::path::Path) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let model = ddaebm_runtime::Model::from_bytes(&bytes)
+        .map_err(|e| anyhow::anyhow!("{} is not a usable model file: {e}", path.display()))?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).context("not a safetensors file")?;
+    println!("{}: {} bytes", path.display(), bytes.len());
+    println!("metadata:");
+    let mut meta: Vec<(String, String)> = header.metadata().clone().unwrap_or_default().into_iter().collect();
+    meta.sort();
+    for (k, v) in meta {
+        println!("  {k:<18} {v}");
+    }
+    println!("tensors:");
+    let mut tensors: Vec<(String, safetensors::tensor::TensorInfo)> =
+        header.tensors().into_iter().map(|(k, v)| (k, v.clone())).collect();
+    tensors.sort_by_key(|(_, t)| t.data_offsets.0);
+    for (name, t) in &tensors {
+        let shape: Vec<String> = t.shape.iter().map(|d| d.to_string()).collect();
+        println!(
+            "  {name:<28} {:<5} [{}] {} bytes",
+            format!("{:?}", t.dtype),
+            shape.join(", "),
+            t.data_offsets.1 - t.data_offsets.0
+        );
+    }
+    let macs = |net: &str| -> usize {
+        tensors
+            .iter()
+            .filter(|(n, _)| n.starts_with(net) && n.ends_with(".weight"))
+            .map(|(_, t)| t.shape.iter().product::<usize>())
+            .sum()
+    };
+    println!("runtime needs:");
+    println!("  flash              {} bytes (the file, read in place)", bytes.len());
+    println!("  scratch RAM        {} bytes ({} f32, `scratch_len()`)", 4 * model.scratch_len(), model.scratch_len());
+    println!(
+        "  per call           energy: {} multiply-accumulates; sample: {} x {} = {}",
+        macs("energy."),
+        model.steps(),
+        macs("generator."),
+        model.steps() * macs("generator.")
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == "inspect") {
+        let result = match (args.next(), args.next()) {
+            (Some(file), None) => inspect(std::path::Path::new(&file)),
+            _ => Err(anyhow::anyhow!("usage: export inspect MODEL.safetensors")),
+        };
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

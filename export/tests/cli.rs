@@ -43,3 +43,22 @@ fn safetensors_without_ddaebm_metadata_is_refused() {
     assert!(!ok);
     assert!(err.contains("not a DDAEBM checkpoint"), "{err}");
 }
+
+#[test]
+fn inspect_reports_tensors_and_runtime_needs_and_refuses_broken_files() {
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../firmware-examples/cortex-m4f-anomaly/model/default-f16.safetensors");
+    let out = Command::new(env!("CARGO_BIN_EXE_export")).arg("inspect").arg(&model).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in ["format_version     1", "energy.0.weight", "F16", "scratch RAM", "multiply-accumulates"] {
+        assert!(text.contains(want), "missing `{want}` in:\n{text}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.safetensors");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_export")).arg("inspect").arg(&cut).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"));
+}
