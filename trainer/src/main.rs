@@ -105,7 +105,7 @@ struct FitArgs {
     #[arg(long, default_value_t = 1e-5)]
     lr_min: f64,
     /// Learning rate of both optimisers.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = FitConfig::default().lr_energy)]
     lr: f64,
     /// Trunk width (hidden units per trunk layer).
     #[arg(long, default_value_t = 300)]
