@@ -167,21 +167,7 @@ fn energy_and_generate_match_f64_reference() {
 /// measured: 1.1e-3).
 #[test]
 fn f16_weights_close_to_f32_weights() {
-    let mut worst = 0.0f64;
-    for seed in 0..20 {
-        let spec = random_spec(seed);
-        let bytes = spec.build(Wt::F16);
-        let model = Model::from_bytes(&bytes).unwrap();
-        let mut scratch = scratch_for(&model);
-        for x in inputs(seed + 200, 2, 10) {
-            let xn = normalised_f64(&spec, &x);
-            for t in 0..spec.steps {
-                let f = model.energy(&x, t, &mut scratch).unwrap() as f64;
-                let f_ref = reference_forward(&spec.energy, t, &xn, Wt::F32)[0];
-                worst = worst.max((f - f_ref).abs() / f_ref.abs().max(1.0));
-            }
-        }
-    }
+    let worst = worst_energy_error_vs_f32(Wt::F16);
     eprintln!("worst f16-vs-f32 energy error: {worst:e}");
     assert!(worst < 5e-3, "{worst}");
 }
@@ -194,21 +180,7 @@ fn f16_weights_close_to_f32_weights() {
 #[test]
 fn bf16_and_int8_weights_close_to_f32_weights() {
     for (wt, bound) in [(Wt::Bf16, 4e-2), (Wt::Int8, 1.5e-1)] {
-        let mut worst = 0.0f64;
-        for seed in 0..20 {
-            let spec = random_spec(seed);
-            let bytes = spec.build(wt);
-            let model = Model::from_bytes(&bytes).unwrap();
-            let mut scratch = scratch_for(&model);
-            for x in inputs(seed + 200, 2, 10) {
-                let xn = normalised_f64(&spec, &x);
-                for t in 0..spec.steps {
-                    let f = model.energy(&x, t, &mut scratch).unwrap() as f64;
-                    let f_ref = reference_forward(&spec.energy, t, &xn, Wt::F32)[0];
-                    worst = worst.max((f - f_ref).abs() / f_ref.abs().max(1.0));
-                }
-            }
-        }
+        let worst = worst_energy_error_vs_f32(wt);
         eprintln!("worst {wt:?}-vs-f32 energy error: {worst:e}");
         assert!(worst < bound, "{wt:?}: {worst}");
     }
@@ -382,4 +354,25 @@ fn misaligned_data_is_fine() {
         let model = Model::from_bytes(&shifted[1..]).unwrap();
         assert_eq!(model.energy(&x, 1, &mut scratch).unwrap().to_bits(), f.to_bits(), "{wt:?}");
     }
+}
+
+/// Worst energy error of `wt`-stored weights against the f64 reference with
+/// the unrounded f32 weights, over 20 random nets (relative, absolute below 1).
+fn worst_energy_error_vs_f32(wt: Wt) -> f64 {
+    let mut worst = 0.0f64;
+    for seed in 0..20 {
+        let spec = random_spec(seed);
+        let bytes = spec.build(wt);
+        let model = Model::from_bytes(&bytes).unwrap();
+        let mut scratch = scratch_for(&model);
+        for x in inputs(seed + 200, 2, 10) {
+            let xn = normalised_f64(&spec, &x);
+            for t in 0..spec.steps {
+                let f = model.energy(&x, t, &mut scratch).unwrap() as f64;
+                let f_ref = reference_forward(&spec.energy, t, &xn, Wt::F32)[0];
+                worst = worst.max((f - f_ref).abs() / f_ref.abs().max(1.0));
+            }
+        }
+    }
+    worst
 }
