@@ -113,43 +113,26 @@ pub(crate) fn matvec(weight: &[u8], dtype: Dtype, scale: &[u8], x: &[f32], bias:
     let row_bytes = x.len().saturating_mul(dtype.size()).max(1);
     let rows = y.iter_mut().zip(weight.chunks_exact(row_bytes)).zip(bias.chunks_exact(4));
     match dtype {
-        Dtype::F32 => {
-            for ((yj, row), bj) in rows {
-                let mut acc = 0.0f32;
-                for (w, xi) in row.chunks_exact(4).zip(x) {
-                    acc += f32_le(w) * *xi;
-                }
-                *yj = acc + f32_le(bj);
-            }
-        }
-        Dtype::F16 => {
-            for ((yj, row), bj) in rows {
-                let mut acc = 0.0f32;
-                for (w, xi) in row.chunks_exact(2).zip(x) {
-                    acc += f16_le(w) * *xi;
-                }
-                *yj = acc + f32_le(bj);
-            }
-        }
-        Dtype::Bf16 => {
-            for ((yj, row), bj) in rows {
-                let mut acc = 0.0f32;
-                for (w, xi) in row.chunks_exact(2).zip(x) {
-                    acc += bf16_le(w) * *xi;
-                }
-                *yj = acc + f32_le(bj);
-            }
-        }
+        Dtype::F32 => rows.for_each(|((yj, row), bj)| *yj = dot(row, x, 4, f32_le) + f32_le(bj)),
+        Dtype::F16 => rows.for_each(|((yj, row), bj)| *yj = dot(row, x, 2, f16_le) + f32_le(bj)),
+        Dtype::Bf16 => rows.for_each(|((yj, row), bj)| *yj = dot(row, x, 2, bf16_le) + f32_le(bj)),
         Dtype::I8 => {
             for (((yj, row), bj), sj) in rows.zip(scale.chunks_exact(4)) {
-                let mut acc = 0.0f32;
-                for (q, xi) in row.chunks_exact(1).zip(x) {
-                    acc += i8_le(q) * *xi;
-                }
-                *yj = f32_le(sj) * acc + f32_le(bj);
+                *yj = f32_le(sj) * dot(row, x, 1, i8_le) + f32_le(bj);
             }
         }
     }
+}
+
+/// Σ decode(w_i) · x_i over one row of `width`-byte elements, accumulated in
+/// f32 in input order from 0.0 (the order every host and MCU build shares).
+#[inline(always)]
+fn dot(row: &[u8], x: &[f32], width: usize, decode: impl Fn(&[u8]) -> f32) -> f32 {
+    let mut acc = 0.0f32;
+    for (w, xi) in row.chunks_exact(width).zip(x) {
+        acc += decode(w) * *xi;
+    }
+    acc
 }
 
 /// PReLU in place: `y = if y >= 0 { y } else { slope * y }` (NaN stays NaN).
