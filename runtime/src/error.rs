@@ -102,7 +102,8 @@ pub enum Error {
     /// A schedule, normalisation or `scale` tensor contains NaN or an infinity.
     NonFiniteParameter(TensorName),
     /// A schedule or normalisation tensor holds a value that is finite but
-    /// invalid: a negative `schedule.posterior_std` or a zero `norm.inv_std`.
+    /// invalid: a negative `schedule.posterior_std`, a zero `norm.inv_std` or
+    /// decreasing `calibration.quantiles`.
     InvalidParameter(TensorName),
     /// A slice passed to a model call has the wrong length.
     DimensionMismatch {
@@ -129,6 +130,10 @@ pub enum Error {
     },
     /// The result contains NaN or an infinity.
     NonFiniteOutput,
+    /// A calibrated decision ([`Model::is_anomaly`](crate::Model::is_anomaly),
+    /// [`Model::tail_probability`](crate::Model::tail_probability)) was asked
+    /// of a model file without calibration.
+    NotCalibrated,
 }
 
 impl fmt::Display for Error {
@@ -231,8 +236,8 @@ impl fmt::Display for Error {
             }
             Error::InvalidParameter(name) => write!(
                 f,
-                "tensor `{name}` holds an invalid value (negative posterior_std or zero inv_std); \
-                 check the schedule / data statistics and re-export"
+                "tensor `{name}` holds an invalid value (negative posterior_std, zero inv_std or \
+                 decreasing calibration quantiles); check the schedule / data statistics and re-export"
             ),
             Error::DimensionMismatch { argument, expected, found } => write!(
                 f,
@@ -251,6 +256,11 @@ impl fmt::Display for Error {
                 f,
                 "the result is NaN or infinite: check the input for NaN/inf or huge values, \
                  and the model weights (retrain or re-export)"
+            ),
+            Error::NotCalibrated => write!(
+                f,
+                "the model file holds no anomaly calibration: export it with \
+                 `export CHECKPOINT --calibrate HELDOUT_NORMAL.csv`, or use anomaly_score()"
             ),
         }
     }

@@ -116,6 +116,10 @@ pub enum TensorName {
     NormInvStd,
     /// `norm.std`.
     NormStd,
+    /// `calibration.quantiles` (optional).
+    CalibrationQuantiles,
+    /// `calibration.threshold` (optional).
+    CalibrationThreshold,
     /// `{net}.{index}.{param}`.
     Layer {
         /// The network.
@@ -129,13 +133,15 @@ pub enum TensorName {
 
 impl TensorName {
     /// The fixed (non-layer) tensors, in slot order.
-    const FIXED: [TensorName; 6] = [
+    const FIXED: [TensorName; 8] = [
         TensorName::Coef1,
         TensorName::Coef2,
         TensorName::PosteriorStd,
         TensorName::NormMean,
         TensorName::NormInvStd,
         TensorName::NormStd,
+        TensorName::CalibrationQuantiles,
+        TensorName::CalibrationThreshold,
     ];
 
     /// The name of a fixed tensor, `None` for layer tensors.
@@ -147,6 +153,8 @@ impl TensorName {
             TensorName::NormMean => Some("norm.mean"),
             TensorName::NormInvStd => Some("norm.inv_std"),
             TensorName::NormStd => Some("norm.std"),
+            TensorName::CalibrationQuantiles => Some("calibration.quantiles"),
+            TensorName::CalibrationThreshold => Some("calibration.threshold"),
             TensorName::Layer { .. } => None,
         }
     }

@@ -7,6 +7,8 @@
 //!
 //! * energy scoring: [`Model::energy`] f(x, t) and [`Model::anomaly_score`]
 //!   −f(x, 0), in raw data units;
+//! * calibrated decisions (files written with `export --calibrate`):
+//!   [`Model::is_anomaly`], [`Model::verdict`], [`Model::tail_probability`];
 //! * the few-step diffusion sampler: [`Model::sample`] (raw units out),
 //!   [`Model::denoise_step`] and [`Model::generate`] (normalised units).
 //!
@@ -85,6 +87,7 @@
 //! * `kernels`: matrix–vector product (F32/F16/BF16/I8 weights) and PReLU;
 //! * `schedule`: [`Model::coef1`], [`Model::coef2`], [`Model::posterior_std`];
 //! * `energy`: [`Model::energy`], [`Model::anomaly_score`];
+//! * `calibration`: [`Model::threshold`], [`Model::is_anomaly`], [`Verdict`];
 //! * `sampler`: [`Model::sample`], [`Model::denoise_step`], [`Model::generate`];
 //! * `rng`: [`Rng`], seeded xoshiro128++ with Marsaglia-polar normals.
 
@@ -93,6 +96,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod calibration;
 mod energy;
 pub mod error;
 mod format;
@@ -102,7 +106,8 @@ mod rng;
 mod sampler;
 mod schedule;
 
+pub use calibration::Verdict;
 pub use error::Error;
 pub use format::{LayerParam, Net, TensorName, MAX_LAYERS};
-pub use model::{scratch_len_for, Model, WeightDtype, FORMAT_VERSION, MAX_DATA_DIM, MAX_NZ, MAX_STEPS};
+pub use model::{scratch_len_for, Model, WeightDtype, FORMAT_VERSION, MAX_DATA_DIM, MAX_NZ, MAX_QUANTILES, MAX_STEPS};
 pub use rng::Rng;

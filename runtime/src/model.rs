@@ -24,6 +24,10 @@ pub const MAX_NZ: usize = 1024;
 /// Largest supported number of denoising steps T (`steps`).
 pub const MAX_STEPS: usize = 64;
 
+/// Largest supported number of calibration quantiles
+/// (`calibration.quantiles`, at least 2).
+pub const MAX_QUANTILES: usize = 4097;
+
 /// Number of `f32` of scratch a model needs, from its dimensions:
 /// `2 * max(data_dim + nz, max_width)`, where `max_width` is the largest
 /// layer output width of either network (the values of
@@ -193,6 +197,19 @@ pub struct Model<'a> {
     pub(crate) std: &'a [u8],
     pub(crate) energy_net: Network<'a>,
     pub(crate) generator_net: Network<'a>,
+    /// The optional anomaly-score calibration (see [`crate::calibration`]).
+    pub(crate) calibration: Option<Calibration<'a>>,
+}
+
+/// Anomaly-score quantiles of held-out normal data and the threshold,
+/// validated at load time.
+#[derive(Clone, Copy)]
+pub(crate) struct Calibration<'a> {
+    /// F32 `[K]`, K ≥ 2, non-decreasing and finite: the score quantile at
+    /// level `i / (K − 1)`.
+    pub quantiles: &'a [u8],
+    /// Scores above this are anomalies.
+    pub threshold: f32,
 }
 
 impl fmt::Debug for Model<'_> {
@@ -205,6 +222,7 @@ impl fmt::Debug for Model<'_> {
             .field("energy_layers", &self.energy_net.len)
             .field("generator_layers", &self.generator_net.len)
             .field("max_width", &self.max_width())
+            .field("calibrated", &self.calibration.is_some())
             .finish()
     }
 }
@@ -252,6 +270,33 @@ fn vector<'a>(header: &Header<'a>, name: TensorName, len: usize) -> Result<&'a [
         return Err(Error::NonFiniteParameter(name));
     }
     Ok(t.bytes)
+}
+
+/// Loads the optional calibration: both tensors or neither.
+fn calibration<'a>(header: &Header<'a>) -> Result<Option<Calibration<'a>>, Error> {
+    let (q, th) = (TensorName::CalibrationQuantiles, TensorName::CalibrationThreshold);
+    match (header.has(q), header.has(th)) {
+        (false, false) => return Ok(None),
+        (true, false) => return Err(Error::MissingTensor(th)),
+        (false, true) => return Err(Error::MissingTensor(q)),
+        (true, true) => {}
+    }
+    let t = header.tensor(q)?.ok_or(Error::MissingTensor(q))?;
+    let k = usize::try_from(t.dims[0]).unwrap_or(usize::MAX);
+    if t.rank != 1 || !(2..=MAX_QUANTILES).contains(&k) {
+        return Err(Error::ShapeMismatch(q));
+    }
+    let quantiles = vector(header, q, k)?;
+    let mut values = quantiles.chunks_exact(4).map(f32_le);
+    let mut previous = values.next().unwrap_or(0.0);
+    for v in values {
+        if v < previous {
+            return Err(Error::InvalidParameter(q));
+        }
+        previous = v;
+    }
+    let threshold = vector(header, th, 1)?.first_chunk::<4>().map_or(0.0, |b| f32::from_le_bytes(*b));
+    Ok(Some(Calibration { quantiles, threshold }))
 }
 
 /// Loads and chains the layers of `net`.
@@ -382,6 +427,7 @@ impl<'a> Model<'a> {
         }
         let std = vector(&header, TensorName::NormStd, data_dim)?;
 
+        let calibration = calibration(&header)?;
         let energy_net = network(&header, Net::Energy, energy_layers, data_dim, 1, steps)?;
         let generator_net = network(&header, Net::Generator, generator_layers, data_dim + nz, data_dim, steps)?;
 
@@ -405,6 +451,7 @@ impl<'a> Model<'a> {
             std,
             energy_net,
             generator_net,
+            calibration,
         })
     }
 

@@ -126,7 +126,7 @@ pub fn effective_weights(l: &LayerSpec, wt: Wt) -> Vec<f64> {
     }
 }
 
-fn f32_tensor(name: &str, shape: &[usize], v: &[f32]) -> Tensor {
+pub fn f32_tensor(name: &str, shape: &[usize], v: &[f32]) -> Tensor {
     Tensor {
         name: name.into(),
         dtype: "F32".into(),
