@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
+use crate::calibrate::Calibration;
 use crate::checkpoint::{f32_le_bytes, Checkpoint, ScheduleKind};
 use crate::fold::{fold_net, FoldError, Layer};
 
@@ -81,6 +82,8 @@ pub struct DeployModel {
     pub std: Vec<f64>,
     /// Informational metadata copied into the file.
     pub info: Vec<(String, String)>,
+    /// Anomaly-score calibration (`export --calibrate`), if any.
+    pub calibration: Option<Calibration>,
 }
 
 impl DeployModel {
@@ -125,6 +128,7 @@ impl DeployModel {
                 ("dataset".into(), m.dataset.clone()),
                 ("iters".into(), m.iteration.to_string()),
             ],
+            calibration: None,
         })
     }
 
@@ -145,6 +149,10 @@ impl DeployModel {
             ),
             ("norm.std".into(), Dtype::F32, vec![self.data_dim], f32s(&self.std)),
         ];
+        if let Some(c) = &self.calibration {
+            entries.push(("calibration.quantiles".into(), Dtype::F32, vec![c.quantiles.len()], f32_le_bytes(&c.quantiles)));
+            entries.push(("calibration.threshold".into(), Dtype::F32, vec![1], f32_le_bytes(&[c.threshold])));
+        }
         for (net, layers) in [("energy", &self.energy), ("generator", &self.generator)] {
             for (i, l) in layers.iter().enumerate() {
                 let mut scale = None;
@@ -183,6 +191,10 @@ impl DeployModel {
             ("energy_layers".into(), self.energy.len().to_string()),
             ("generator_layers".into(), self.generator.len().to_string()),
         ]);
+        if let Some(c) = &self.calibration {
+            meta.insert("calibration_rows".into(), c.rows.to_string());
+            meta.insert("threshold_level".into(), c.level.to_string());
+        }
         for (k, v) in &self.info {
             meta.entry(k.clone()).or_insert_with(|| v.clone());
         }
@@ -236,6 +248,7 @@ mod tests {
             mean: vec![0.5, -1.0],
             std: vec![2.0, 0.5],
             info: vec![],
+            calibration: None,
         }
     }
 

@@ -45,6 +45,18 @@ impl Table {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }
 
+    /// Removes the column called `name` (the first one, if several) and
+    /// returns its values; `None` when there is no such column.
+    pub fn remove_column(&mut self, name: &str) -> Option<Vec<f32>> {
+        let c = self.columns.iter().position(|n| n == name)?;
+        let values = (0..self.rows).map(|r| self.data[r * self.dim + c]).collect();
+        let old = self.dim;
+        self.data = self.data.chunks_exact(old).flat_map(|row| [&row[..c], &row[c + 1..]].concat()).collect();
+        self.columns.remove(c);
+        self.dim -= 1;
+        Some(values)
+    }
+
     /// The table made of the given rows (0-based indices), in that order.
     pub fn select(&self, indices: &[usize]) -> Table {
         let mut data = Vec::with_capacity(indices.len() * self.dim);
@@ -242,8 +254,17 @@ fn show_cell(cell: &str) -> String {
 }
 
 /// Loads a `.csv` or `.npy` file (by extension, case-insensitive) and
-/// checks it with [`validate`].
+/// checks it with [`validate`], as training data.
 pub fn load(path: &Path) -> Result<Table, DataError> {
+    let table = read(path)?;
+    validate(&table, path)?;
+    Ok(table)
+}
+
+/// Loads a `.csv` or `.npy` file for scoring: at least one row and every
+/// value finite, but none of [`validate`]'s training rules (a constant
+/// column or a handful of rows is fine to score).
+pub fn read(path: &Path) -> Result<Table, DataError> {
     let file = path.to_path_buf();
     let ext = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
     let kind = match ext.as_deref() {
@@ -259,7 +280,7 @@ pub fn load(path: &Path) -> Result<Table, DataError> {
         Kind::Csv => parse_csv(&bytes, path)?,
         Kind::Npy => parse_npy(&bytes, path)?,
     };
-    validate(&table, path)?;
+    check_finite(&table, path)?;
     Ok(table)
 }
 
@@ -268,10 +289,9 @@ enum Kind {
     Npy,
 }
 
-/// Checks a table for use as training data: every value finite, at least
-/// [`MIN_ROWS`] rows and 2 × `dim`, no constant column. `file` only names
-/// the source in the error. Rows are reported as [`Place::Row`].
-pub fn validate(table: &Table, file: &Path) -> Result<(), DataError> {
+/// Checks that a table has rows and that every value is finite; `file`
+/// only names the source in the error.
+pub fn check_finite(table: &Table, file: &Path) -> Result<(), DataError> {
     let file = || file.to_path_buf();
     if table.rows == 0 {
         return Err(DataError::Empty { file: file() });
@@ -288,6 +308,15 @@ pub fn validate(table: &Table, file: &Path) -> Result<(), DataError> {
             });
         }
     }
+    Ok(())
+}
+
+/// Checks a table for use as training data: every value finite, at least
+/// [`MIN_ROWS`] rows and 2 × `dim`, no constant column. `file` only names
+/// the source in the error. Rows are reported as [`Place::Row`].
+pub fn validate(table: &Table, file: &Path) -> Result<(), DataError> {
+    check_finite(table, file)?;
+    let file = || file.to_path_buf();
     if table.rows < MIN_ROWS {
         return Err(DataError::TooFewRows { file: file(), rows: table.rows });
     }

@@ -16,4 +16,6 @@ pub mod metrics;
 pub mod model;
 pub mod nets;
 pub mod plots;
-pub mod userdata;
+/// The user's own data files (moved to the export crate, which also reads
+/// them for calibration and scoring; re-exported here under its old name).
+pub use ddaebm_export::table as userdata;

@@ -1,0 +1,186 @@
+//! Scoring a data file with a model file through the device runtime
+//! (`export score`, `export --calibrate`, `export --probe`): raw rows in,
+//! anomaly scores (and, for calibrated files, tail probabilities and
+//! verdicts) out, with detection metrics when labels are given.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use ddaebm_runtime::Model;
+use serde::Serialize;
+
+use crate::detection::{auroc, average_precision};
+use crate::table::{self, Table};
+
+/// Rows to score, in raw units, with optional labels (true = anomaly).
+#[derive(Debug, Clone)]
+pub struct Rows {
+    /// The rows (after windowing), `rows × D`.
+    pub table: Table,
+    /// One label per row, when the file had the label column.
+    pub labels: Option<Vec<bool>>,
+}
+
+/// Reads `path` (CSV / `.npy`) for a model of data dimension `data_dim`:
+/// removes the label column `label_column` when present (values must be 0
+/// or 1), cuts a series into windows of `window` rows (a window's label is
+/// 1 when any of its rows is), and checks the width. `require_labels`
+/// makes a missing label column an error.
+pub fn read_rows(
+    path: &Path,
+    data_dim: usize,
+    label_column: Option<&str>,
+    require_labels: bool,
+    window: Option<usize>,
+) -> Result<Rows> {
+    let mut t = table::read(path)?;
+    let mut labels = None;
+    if let Some(name) = label_column {
+        match t.remove_column(name) {
+            Some(values) => {
+                let mut l = Vec::with_capacity(values.len());
+                for (i, v) in values.iter().enumerate() {
+                    match *v {
+                        0.0 => l.push(false),
+                        1.0 => l.push(true),
+                        other => bail!(
+                            "{}: row {} has label `{name}` = {other}; labels must be 0 (normal) or 1 (anomaly)",
+                            path.display(),
+                            i + 1
+                        ),
+                    }
+                }
+                labels = Some(l);
+            }
+            None if require_labels => bail!(
+                "{}: no column called `{name}`; name the 0/1 label column with --label-column (columns: {})",
+                path.display(),
+                t.columns.join(", ")
+            ),
+            None => {}
+        }
+        if t.dim == 0 {
+            bail!("{}: only the label column `{name}` is there; the file needs the data columns too", path.display());
+        }
+    }
+    if let Some(len) = window {
+        let windowed = table::windows_of(&t, len, 1, path)?;
+        labels = labels.map(|l| (0..windowed.rows).map(|w| l[w..w + len].iter().any(|&a| a)).collect());
+        t = windowed;
+    }
+    if t.dim != data_dim {
+        let hint = if window.is_none() && t.dim > 0 && data_dim % t.dim == 0 && data_dim > t.dim {
+            format!(
+                "; the model may have been trained with --window {}: pass the same --window",
+                data_dim / t.dim
+            )
+        } else if t.dim == data_dim + 1 && label_column.is_none() {
+            "; if one column is a 0/1 label, name it with --label-column".to_string()
+        } else {
+            String::new()
+        };
+        bail!(
+            "{}: {} data columns{}, but the model reads {data_dim} values per reading{hint}",
+            path.display(),
+            t.dim,
+            if window.is_some() { " per window" } else { "" }
+        );
+    }
+    Ok(Rows { table: t, labels })
+}
+
+/// The anomaly score −f(x, 0) of each row, through the runtime.
+pub fn anomaly_scores(model: &Model<'_>, rows: &Table) -> Result<Vec<f64>> {
+    let mut scratch = vec![0f32; model.scratch_len()];
+    (0..rows.rows)
+        .map(|r| {
+            model
+                .anomaly_score(rows.row(r), &mut scratch)
+                .map(f64::from)
+                .map_err(|e| anyhow::anyhow!("row {}: {e}", r + 1))
+        })
+        .collect()
+}
+
+/// Detection metrics of one scored file (the `--json` summary of `export score`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    /// Rows (windows) scored.
+    pub rows: usize,
+    /// AUROC of the score against the labels.
+    pub auroc: Option<f64>,
+    /// Average precision of the score against the labels.
+    pub average_precision: Option<f64>,
+    /// The calibrated threshold, if the file has one.
+    pub threshold: Option<f64>,
+    /// Fraction of labelled anomalies scoring above the threshold.
+    pub detection_rate: Option<f64>,
+    /// Fraction of labelled normal rows scoring above the threshold.
+    pub false_alarm_rate: Option<f64>,
+    /// Fraction of all rows scoring above the threshold.
+    pub flagged_rate: Option<f64>,
+}
+
+/// Summarises scores (higher = more anomalous) against optional labels and
+/// an optional threshold (anomaly when score > threshold).
+pub fn summarise(scores: &[f64], labels: Option<&[bool]>, threshold: Option<f64>) -> Summary {
+    let rate = |pick: &dyn Fn(usize) -> bool| -> Option<f64> {
+        let th = threshold?;
+        let idx: Vec<usize> = (0..scores.len()).filter(|&i| pick(i)).collect();
+        (!idx.is_empty()).then(|| idx.iter().filter(|&&i| scores[i] > th).count() as f64 / idx.len() as f64)
+    };
+    let finite = |v: f64| v.is_finite().then_some(v);
+    Summary {
+        rows: scores.len(),
+        auroc: labels.and_then(|l| finite(auroc(scores, l))),
+        average_precision: labels.and_then(|l| finite(average_precision(scores, l))),
+        threshold,
+        detection_rate: labels.and_then(|l| rate(&|i| l[i])),
+        false_alarm_rate: labels.and_then(|l| rate(&|i| !l[i])),
+        flagged_rate: rate(&|_| true),
+    }
+}
+
+/// Writes one line per row: `score,tail_probability,anomaly[,label]`
+/// (the last two columns empty when the model is not calibrated).
+pub fn write_scores(path: &Path, model: &Model<'_>, scores: &[f64], labels: Option<&[bool]>) -> Result<()> {
+    let mut out = String::from("score,tail_probability,anomaly");
+    if labels.is_some() {
+        out += ",label";
+    }
+    out.push('\n');
+    for (i, &s) in scores.iter().enumerate() {
+        out += &format!("{s}");
+        match model.threshold() {
+            Some(th) => {
+                let tail = model.tail_probability(s as f32).map_err(|e| anyhow::anyhow!("row {}: {e}", i + 1))?;
+                out += &format!(",{tail},{}", u8::from(s as f32 > th));
+            }
+            None => out += ",,",
+        }
+        if let Some(l) = labels {
+            out += &format!(",{}", u8::from(l[i]));
+        }
+        out.push('\n');
+    }
+    crate::checkpoint::write_atomic(path, out.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_rates() {
+        let scores = [0.1, 0.2, 0.9, 0.3, 0.8];
+        let labels = [false, false, true, false, true];
+        let s = summarise(&scores, Some(&labels), Some(0.25));
+        assert_eq!(s.rows, 5);
+        assert_eq!(s.auroc, Some(1.0));
+        assert_eq!(s.detection_rate, Some(1.0));
+        assert!((s.false_alarm_rate.unwrap() - 1.0 / 3.0).abs() < 1e-12);
+        assert!((s.flagged_rate.unwrap() - 0.6).abs() < 1e-12);
+        let s = summarise(&scores, None, None);
+        assert_eq!((s.auroc, s.detection_rate, s.flagged_rate), (None, None, None));
+    }
+}
