@@ -46,6 +46,27 @@ enum Cmd {
         #[arg(long, default_value = "samples.csv")]
         out: PathBuf,
     },
+    /// Write fresh points of a built-in 2-D set as CSV, optionally followed by
+    /// uniform off-data points, with a 0/1 `label` column (a probe for
+    /// `export --probe` / `export score --label-column label`).
+    Data {
+        /// Built-in data set (as `fit --dataset`).
+        #[arg(long, default_value = "25gaussians")]
+        dataset: String,
+        /// Number of data points (label 0).
+        #[arg(short, default_value_t = 2000)]
+        n: usize,
+        /// Number of points uniform in the data's bounding box widened by a
+        /// quarter on each side (label 1; 0 writes no label column).
+        #[arg(long, default_value_t = 0)]
+        anomalies: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output CSV.
+        #[arg(long, default_value = "data.csv")]
+        out: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -266,6 +287,31 @@ fn run_sample(checkpoint: PathBuf, n: usize, seed: u64, out: PathBuf) -> Result<
     Ok(())
 }
 
+fn run_data(dataset: String, n: usize, anomalies: usize, seed: u64, out: PathBuf) -> Result<()> {
+    use rand::{Rng, SeedableRng};
+    let toy: ddaebm_trainer::data::Toy = dataset.parse()?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let points = toy.sample(n, &mut rng);
+    let (lo, hi) = eval::bounds(&points);
+    let mut text = String::from(if anomalies > 0 { "x,y,label\n" } else { "x,y\n" });
+    let tail = if anomalies > 0 { ",0" } else { "" };
+    for p in points.chunks(2) {
+        text += &format!("{},{}{tail}\n", p[0], p[1]);
+    }
+    for _ in 0..anomalies {
+        let u: Vec<f64> = (0..2)
+            .map(|j| {
+                let pad = 0.25 * (hi[j] - lo[j]);
+                rng.gen_range(lo[j] - pad..hi[j] + pad)
+            })
+            .collect();
+        text += &format!("{},{},1\n", u[0] as f32, u[1] as f32);
+    }
+    std::fs::write(&out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    println!("wrote {n} {dataset} points and {anomalies} uniform off-data points to {}", out.display());
+    Ok(())
+}
+
 /// A NumPy v1.0 `.npy` file of little-endian f32, shape [n, d].
 fn npy_f32(data: &[f32], n: usize, d: usize) -> Vec<u8> {
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, {d}), }}");
@@ -286,6 +332,7 @@ fn main() -> ExitCode {
         Cmd::Fit(a) => run_fit(a),
         Cmd::Eval { checkpoint, out, seed } => run_eval(checkpoint, out, seed),
         Cmd::Sample { checkpoint, n, seed, out } => run_sample(checkpoint, n, seed, out),
+        Cmd::Data { dataset, n, anomalies, seed, out } => run_data(dataset, n, anomalies, seed, out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
