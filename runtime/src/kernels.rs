@@ -234,7 +234,12 @@ pub(crate) fn reduce(a: [f32; LANES]) -> f32 {
 /// elements (inputs `8·⌊n/8⌋..n`) in order.
 #[inline(always)]
 fn finish<W: FloatWeights>(acc: [f32; LANES], row_tail: &[u8], x_tail: &[f32]) -> f32 {
-    let mut s = reduce(acc);
+    add_tail::<W>(reduce(acc), row_tail, x_tail)
+}
+
+/// `s + w[i]·x[i]` over the tail elements, in order.
+#[inline(always)]
+fn add_tail<W: FloatWeights>(mut s: f32, row_tail: &[u8], x_tail: &[f32]) -> f32 {
     for (w, xi) in row_tail.chunks_exact(W::SIZE).zip(x_tail) {
         s += W::one(w) * *xi;
     }
@@ -484,29 +489,31 @@ pub(crate) fn prelu(y: &mut [f32], slope: f32) {
 /// code. Bit-identical to the portable kernel (firmware parity test).
 #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
 mod mcu {
-    use super::{f32_le, finish, F16W, F32W, FloatWeights, LANES};
+    use super::{add_tail, f32_le, F16W, F32W, FloatWeights, LANES};
+
+    /// Initial partial sums (+0.0), loaded with one `VLDM`.
+    static ZEROS: [f32; 16] = [0.0; 16];
 
     /// Two rows (`w0`, `w1`, 4-byte aligned, `chunks · 32` bytes of F32
     /// each) against `x` (`chunks · 8` values): the 2 × 8 partial sums.
     #[allow(unsafe_code)]
     #[inline(always)]
-    fn f32_rows2(w0: &[u8], w1: &[u8], x: &[f32], chunks: usize) -> [[f32; LANES]; 2] {
-        let mut a = [[0.0f32; LANES]; 2];
+    fn f32_rows2(w0: &[u8], w1: &[u8], x: &[f32], chunks: usize) -> [f32; 2] {
         if chunks == 0 || w0.len() < chunks * 32 || w1.len() < chunks * 32 || x.len() < chunks * LANES {
-            return a;
+            return [f32::NAN; 2];
         }
+        let (r0, r1): (u32, u32);
         // SAFETY: reads `chunks · 32` bytes from each of `w0` and `w1` and
         // `chunks · 8` f32 from `x`, all checked in bounds just above; `w0`
         // and `w1` are 4-byte aligned (checked by the caller) as VLDM needs,
-        // `x` is an f32 slice. Loads the 16 partial sums from `a` (a local,
-        // 4-byte aligned f32 array; the accumulators travel through memory
-        // because stable Rust cannot pass f32 in s-registers on this target)
-        // and stores them back there; otherwise writes only the declared
-        // registers (s0–s31, the pointer and counter operands) and the flags;
-        // no stack.
+        // `x` is an f32 slice; the 16 initial zeros come from the static
+        // `ZEROS` (aligned f32 array). Writes no memory, only the declared
+        // registers (s0–s31, the pointer, counter and result operands) and
+        // the flags; no stack. (The sums leave through core registers:
+        // stable Rust cannot bind f32 operands to s-registers here.)
         unsafe {
             core::arch::asm!(
-                "vldmia {acc}, {{s16-s31}}",
+                "vldmia {zeros}, {{s16-s31}}",
                 "2:",
                 "vldmia {x}!, {{s0-s7}}",
                 "vldmia {w0}!, {{s8-s15}}",
@@ -529,8 +536,26 @@ mod mcu {
                 "vmla.f32 s31, s7, s15",
                 "subs {n}, {n}, #1",
                 "bne 2b",
-                "vstmia {acc}, {{s16-s31}}",
-                acc = in(reg) a.as_mut_ptr(),
+                // The fixed reduction ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)), both rows.
+                "vadd.f32 s16, s16, s20",
+                "vadd.f32 s18, s18, s22",
+                "vadd.f32 s17, s17, s21",
+                "vadd.f32 s19, s19, s23",
+                "vadd.f32 s16, s16, s18",
+                "vadd.f32 s17, s17, s19",
+                "vadd.f32 s16, s16, s17",
+                "vadd.f32 s24, s24, s28",
+                "vadd.f32 s26, s26, s30",
+                "vadd.f32 s25, s25, s29",
+                "vadd.f32 s27, s27, s31",
+                "vadd.f32 s24, s24, s26",
+                "vadd.f32 s25, s25, s27",
+                "vadd.f32 s24, s24, s25",
+                "vmov {r0}, s16",
+                "vmov {r1}, s24",
+                zeros = in(reg) ZEROS.as_ptr(),
+                r0 = lateout(reg) r0,
+                r1 = lateout(reg) r1,
                 x = inout(reg) x.as_ptr() => _,
                 w0 = inout(reg) w0.as_ptr() => _,
                 w1 = inout(reg) w1.as_ptr() => _,
@@ -543,10 +568,10 @@ mod mcu {
                 out("s20") _, out("s21") _, out("s22") _, out("s23") _,
                 out("s24") _, out("s25") _, out("s26") _, out("s27") _,
                 out("s28") _, out("s29") _, out("s30") _, out("s31") _,
-                options(nostack),
+                options(nostack, readonly),
             );
         }
-        a
+        [f32::from_bits(r0), f32::from_bits(r1)]
     }
 
     /// As [`f32_rows2`] for F16 rows (`chunks · 16` bytes each, 4-byte
@@ -554,16 +579,16 @@ mod mcu {
     /// widen the top / bottom halves exactly (s12–s15 take the odd elements).
     #[allow(unsafe_code)]
     #[inline(always)]
-    fn f16_rows2(w0: &[u8], w1: &[u8], x: &[f32], chunks: usize) -> [[f32; LANES]; 2] {
-        let mut a = [[0.0f32; LANES]; 2];
+    fn f16_rows2(w0: &[u8], w1: &[u8], x: &[f32], chunks: usize) -> [f32; 2] {
         if chunks == 0 || w0.len() < chunks * 16 || w1.len() < chunks * 16 || x.len() < chunks * LANES {
-            return a;
+            return [f32::NAN; 2];
         }
+        let (r0, r1): (u32, u32);
         // SAFETY: as in `f32_rows2`, with `chunks · 16` bytes per row (checked
         // above) and 4-byte aligned rows (checked by the caller).
         unsafe {
             core::arch::asm!(
-                "vldmia {acc}, {{s16-s31}}",
+                "vldmia {zeros}, {{s16-s31}}",
                 "2:",
                 "vldmia {x}!, {{s0-s7}}",
                 "vldmia {w0}!, {{s8-s11}}",
@@ -602,8 +627,26 @@ mod mcu {
                 "vmla.f32 s31, s7, s15",
                 "subs {n}, {n}, #1",
                 "bne 2b",
-                "vstmia {acc}, {{s16-s31}}",
-                acc = in(reg) a.as_mut_ptr(),
+                // The fixed reduction ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)), both rows.
+                "vadd.f32 s16, s16, s20",
+                "vadd.f32 s18, s18, s22",
+                "vadd.f32 s17, s17, s21",
+                "vadd.f32 s19, s19, s23",
+                "vadd.f32 s16, s16, s18",
+                "vadd.f32 s17, s17, s19",
+                "vadd.f32 s16, s16, s17",
+                "vadd.f32 s24, s24, s28",
+                "vadd.f32 s26, s26, s30",
+                "vadd.f32 s25, s25, s29",
+                "vadd.f32 s27, s27, s31",
+                "vadd.f32 s24, s24, s26",
+                "vadd.f32 s25, s25, s27",
+                "vadd.f32 s24, s24, s25",
+                "vmov {r0}, s16",
+                "vmov {r1}, s24",
+                zeros = in(reg) ZEROS.as_ptr(),
+                r0 = lateout(reg) r0,
+                r1 = lateout(reg) r1,
                 x = inout(reg) x.as_ptr() => _,
                 w0 = inout(reg) w0.as_ptr() => _,
                 w1 = inout(reg) w1.as_ptr() => _,
@@ -616,10 +659,10 @@ mod mcu {
                 out("s20") _, out("s21") _, out("s22") _, out("s23") _,
                 out("s24") _, out("s25") _, out("s26") _, out("s27") _,
                 out("s28") _, out("s29") _, out("s30") _, out("s31") _,
-                options(nostack),
+                options(nostack, readonly),
             );
         }
-        a
+        [f32::from_bits(r0), f32::from_bits(r1)]
     }
 
     /// Row pairs through `rows2`, an odd last row paired with itself; the
@@ -632,7 +675,7 @@ mod mcu {
         x: &[f32],
         bias: &[u8],
         y: &mut [f32],
-        rows2: impl Fn(&[u8], &[u8], &[f32], usize) -> [[f32; LANES]; 2],
+        rows2: impl Fn(&[u8], &[u8], &[f32], usize) -> [f32; 2],
     ) -> bool {
         let n = x.len();
         let row_bytes = n * W::SIZE;
@@ -648,9 +691,9 @@ mod mcu {
             let second = rows.next();
             let r1 = second.as_ref().map_or(r0, |((r, _), _)| *r);
             let a = rows2(r0, r1, x_body, chunks);
-            *y0 = finish::<W>(a[0], r0.get(body..).unwrap_or(&[]), x_tail) + f32_le(b0);
+            *y0 = add_tail::<W>(a[0], r0.get(body..).unwrap_or(&[]), x_tail) + f32_le(b0);
             if let Some(((r1, b1), y1)) = second {
-                *y1 = finish::<W>(a[1], r1.get(body..).unwrap_or(&[]), x_tail) + f32_le(b1);
+                *y1 = add_tail::<W>(a[1], r1.get(body..).unwrap_or(&[]), x_tail) + f32_le(b1);
             }
         }
         true
@@ -712,16 +755,19 @@ mod dsp {
     #[inline]
     pub(super) fn dot_i8(row: &[u8], buf: &[u32; QBLOCK / 2]) -> i32 {
         let groups = row.len() / 16;
+        let quads = (row.len() % 16) / 4;
         let mut acc: i32 = 0;
-        if groups > 0 {
-            // SAFETY: reads `groups · 16` bytes of `row` (≤ row.len()) with
-            // LDR, which allows unaligned addresses on Armv7-M, and
-            // `groups · 8` words of `buf` (≤ QBLOCK / 2 since row.len() ≤
+        if groups > 0 || quads > 0 {
+            // SAFETY: reads `groups · 16 + quads · 4` (≤ row.len()) bytes of
+            // `row` with LDR, which allows unaligned addresses on Armv7-M,
+            // and half as many words of `buf` (≤ QBLOCK / 2 since row.len() ≤
             // QBLOCK) with LDM on the word-aligned array. Writes only the
             // declared registers and the flags (SMLAD may set Q, which
             // nothing reads); no stack.
             unsafe {
                 core::arch::asm!(
+                    "cmp {n}, #0",
+                    "beq 3f",
                     "2:",
                     "ldm {xp}!, {{r2, r3, r4, r5}}",
                     "ldr {w}, [{wp}], #4",
@@ -747,9 +793,24 @@ mod dsp {
                     "smlad {acc}, {w}, r5, {acc}",
                     "subs {n}, {n}, #1",
                     "bne 2b",
+                    // Groups of four left over.
+                    "3:",
+                    "cmp {m}, #0",
+                    "beq 5f",
+                    "4:",
+                    "ldm {xp}!, {{r2, r3}}",
+                    "ldr {w}, [{wp}], #4",
+                    "sxtb16 {t}, {w}",
+                    "sxtb16 {w}, {w}, ror #8",
+                    "smlad {acc}, {t}, r2, {acc}",
+                    "smlad {acc}, {w}, r3, {acc}",
+                    "subs {m}, {m}, #1",
+                    "bne 4b",
+                    "5:",
                     xp = inout(reg) buf.as_ptr() => _,
                     wp = inout(reg) row.as_ptr() => _,
                     n = inout(reg) groups => _,
+                    m = inout(reg) quads => _,
                     acc = inout(reg) acc,
                     w = out(reg) _,
                     t = out(reg) _,
@@ -758,7 +819,7 @@ mod dsp {
                 );
             }
         }
-        for (i, &w) in row.iter().enumerate().skip(groups * 16) {
+        for (i, &w) in row.iter().enumerate().skip(groups * 16 + quads * 4) {
             acc += i32::from(w as i8) * xq_at(buf, i);
         }
         acc

@@ -97,6 +97,7 @@
 #![deny(missing_docs)]
 
 mod calibration;
+mod batch;
 mod energy;
 pub mod error;
 mod format;

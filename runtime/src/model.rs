@@ -97,17 +97,17 @@ impl WeightDtype {
 #[derive(Clone, Copy)]
 pub(crate) struct Layer<'a> {
     /// `[out_dim, in_dim]` row-major, `dtype` elements.
-    weight: &'a [u8],
-    dtype: Dtype,
+    pub(crate) weight: &'a [u8],
+    pub(crate) dtype: Dtype,
     /// F32 `[out_dim]` per-row scales when `dtype` is I8; empty otherwise.
-    scale: &'a [u8],
-    in_dim: usize,
-    out_dim: usize,
+    pub(crate) scale: &'a [u8],
+    pub(crate) in_dim: usize,
+    pub(crate) out_dim: usize,
     /// F32, `[out_dim]` or `[T, out_dim]`.
-    bias: &'a [u8],
-    bias_per_step: bool,
+    pub(crate) bias: &'a [u8],
+    pub(crate) bias_per_step: bool,
     /// The PReLU slope, if the layer has one.
-    prelu: Option<f32>,
+    pub(crate) prelu: Option<f32>,
 }
 
 impl Layer<'_> {
@@ -152,7 +152,7 @@ pub(crate) struct Network<'a> {
 }
 
 impl<'a> Network<'a> {
-    fn layers(&self) -> &[Layer<'a>] {
+    pub(crate) fn layers(&self) -> &[Layer<'a>] {
         self.layers.get(..self.len).unwrap_or(&[])
     }
 
