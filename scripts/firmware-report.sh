@@ -5,6 +5,7 @@
 #
 #   scripts/firmware-report.sh                      the two committed models
 #   scripts/firmware-report.sh runs/quickstart/model-f16.safetensors   + that one
+#   scripts/firmware-report.sh A.safetensors B.safetensors ...        + each of them
 #
 # Per model it builds the firmware twice with DDAEBM_MODEL=the model:
 #   * the normal release build: flash and RAM from `llvm-size -A` (or binutils
@@ -40,15 +41,13 @@ QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
 elf=$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/cortex-m4f-anomaly
 
 case "${1:-}" in
-  -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
-[ $# -le 1 ] || { echo "usage: scripts/firmware-report.sh [MODEL.safetensors]" >&2; exit 2; }
-
 models=("$fw/model/default-f32.safetensors" "$fw/model/default-f16.safetensors")
-if [ $# -eq 1 ]; then
-  [ -f "$1" ] || { echo "firmware-report: no such model file: $1" >&2; exit 2; }
-  models+=("$(realpath "$1")")
-fi
+for m in "$@"; do
+  [ -f "$m" ] || { echo "firmware-report: no such model file: $m (usage: scripts/firmware-report.sh [MODEL.safetensors ...])" >&2; exit 2; }
+  models+=("$(realpath "$m")")
+done
 
 # --- tools -------------------------------------------------------------------
 if command -v llvm-size >/dev/null; then sizecmd=llvm-size
