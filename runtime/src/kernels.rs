@@ -175,11 +175,9 @@ impl FloatWeights for F32W {
     const SIZE: usize = 4;
     #[inline(always)]
     fn chunk(bytes: &[u8]) -> [f32; LANES] {
-        let mut out = [f32::NAN; LANES];
-        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-            *o = f32_le(b);
-        }
-        out
+        // A fixed-size array, so the eight loads become one vector load.
+        let Ok(b) = <&[u8; 32]>::try_from(bytes) else { return [f32::NAN; LANES] };
+        core::array::from_fn(|k| f32::from_le_bytes([b[4 * k], b[4 * k + 1], b[4 * k + 2], b[4 * k + 3]]))
     }
     #[inline(always)]
     fn one(bytes: &[u8]) -> f32 {
@@ -191,16 +189,10 @@ impl FloatWeights for F16W {
     const SIZE: usize = 2;
     #[inline(always)]
     fn chunk(bytes: &[u8]) -> [f32; LANES] {
-        let mut out = [f32::NAN; LANES];
-        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-            // The branch-free conversion on every target: it vectorises on
-            // the host; the MCU's aligned rows take the VCVTB loop instead.
-            *o = match *b {
-                [lo, hi] => f16_bits_portable(u16::from_le_bytes([lo, hi])),
-                _ => f32::NAN,
-            };
-        }
-        out
+        // The branch-free conversion on every target: it vectorises on the
+        // host; the MCU's aligned rows take the VCVTB loop instead.
+        let Ok(b) = <&[u8; 16]>::try_from(bytes) else { return [f32::NAN; LANES] };
+        core::array::from_fn(|k| f16_bits_portable(u16::from_le_bytes([b[2 * k], b[2 * k + 1]])))
     }
     #[inline(always)]
     fn one(bytes: &[u8]) -> f32 {
@@ -212,11 +204,8 @@ impl FloatWeights for Bf16W {
     const SIZE: usize = 2;
     #[inline(always)]
     fn chunk(bytes: &[u8]) -> [f32; LANES] {
-        let mut out = [f32::NAN; LANES];
-        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-            *o = bf16_le(b);
-        }
-        out
+        let Ok(b) = <&[u8; 16]>::try_from(bytes) else { return [f32::NAN; LANES] };
+        core::array::from_fn(|k| f32::from_bits(u32::from(u16::from_le_bytes([b[2 * k], b[2 * k + 1]])) << 16))
     }
     #[inline(always)]
     fn one(bytes: &[u8]) -> f32 {
@@ -284,12 +273,12 @@ pub(crate) fn dots<W: FloatWeights, const R: usize, const S: usize>(
     }
     let mut acc = [[[0.0f32; LANES]; S]; R];
     for c in 0..body / LANES {
-        let mut xv = [[0.0f32; LANES]; S];
-        for (v, (x, _)) in xv.iter_mut().zip(&xs) {
-            if let Some(src) = x.get(c * LANES..c * LANES + LANES) {
-                v.copy_from_slice(src);
+        let xv: [[f32; LANES]; S] = core::array::from_fn(|s| {
+            match x_body(&xs, s).get(c * LANES..c * LANES + LANES).map(<&[f32; LANES]>::try_from) {
+                Some(Ok(v)) => *v,
+                _ => [f32::NAN; LANES],
             }
-        }
+        });
         for (acc_r, (row, _)) in acc.iter_mut().zip(&rows) {
             let wv = match row.get(c * wb..c * wb + wb) {
                 Some(b) => W::chunk(b),
@@ -309,6 +298,12 @@ pub(crate) fn dots<W: FloatWeights, const R: usize, const S: usize>(
         }
     }
     out
+}
+
+/// The body part of input `s` (empty if out of range).
+#[inline(always)]
+fn x_body<'x, const S: usize>(xs: &[(&'x [f32], &'x [f32]); S], s: usize) -> &'x [f32] {
+    xs.get(s).map_or(&[], |x| x.0)
 }
 
 /// Rows processed together by the single-input float kernel on the host.
