@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the `load_and_run` fuzz target.
 
-    python3 runtime/fuzz/make_seeds.py EXPORTED_F32 EXPORTED_F16 OUT_DIR
+    python3 runtime/fuzz/make_seeds.py EXPORTED_F32 EXPORTED_F16 OUT_DIR [EXPORTED ...]
 
 EXPORTED_* are model files written by `export` (e.g. after
 `trainer fit --iters 20 --eval-every 0 --out /tmp/fz --quiet` and
@@ -10,6 +10,9 @@ is ~0.4-0.8 MB (hidden layers 300 wide), too big for a fuzz seed, so each
 one is shrunk: every hidden layer keeps its first WIDTH outputs (and the next
 layer its first WIDTH inputs). Header key order, metadata, dtypes, per-step
 biases, PReLU slopes, schedule and normalisation stay as export wrote them.
+Further exported files (e.g. `--bf16`, `--int8 --calibrate FILE`) become
+`tiny-{weight_dtype}[-calibrated].safetensors`; int8 scales shrink with their
+rows, calibration tensors are kept as they are.
 Then a few hand-made malformed files are added.
 """
 import json
@@ -36,7 +39,7 @@ def write(path, header, data):
 
 def shrink(header, data):
     meta = header["__metadata__"]
-    size = {"F32": 4, "F16": 2}
+    size = {"F32": 4, "F16": 2, "BF16": 2, "I8": 1}
     tensors = {}
     for name, t in header.items():
         if name == "__metadata__":
@@ -64,6 +67,8 @@ def shrink(header, data):
             new_out = out if i == n - 1 else min(out, WIDTH)
             sub(f"{net}.{i}.weight", new_out, width)
             sub(f"{net}.{i}.bias", None, new_out)  # [out] or per-step [T, out]
+            if f"{net}.{i}.scale" in tensors:
+                sub(f"{net}.{i}.scale", None, new_out)
             width = new_out
 
     out_header = {"__metadata__": meta}
@@ -86,6 +91,12 @@ def main():
     os.makedirs(out, exist_ok=True)
     for src, name in ((f32, "tiny-f32"), (f16, "tiny-f16")):
         h, d = shrink(*read(src))
+        write(os.path.join(out, name + ".safetensors"), h, d)
+    for src in sys.argv[4:]:
+        h, d = shrink(*read(src))
+        name = "tiny-" + h["__metadata__"]["weight_dtype"]
+        if "calibration.quantiles" in h:
+            name += "-calibrated"
         write(os.path.join(out, name + ".safetensors"), h, d)
 
     valid = open(os.path.join(out, "tiny-f16.safetensors"), "rb").read()

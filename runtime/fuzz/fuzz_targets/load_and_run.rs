@@ -73,6 +73,22 @@ fuzz_target!(|data: &[u8]| {
         if let (Ok(a), Ok(e)) = (a, e) {
             assert_eq!(a.to_bits(), (-e).to_bits(), "anomaly_score != -energy(x, 0)");
         }
+        // Calibrated decisions: consistent with the score, probabilities in [0, 1].
+        match model.verdict(&x, &mut scratch) {
+            Ok(v) => {
+                assert!(model.is_calibrated());
+                assert!((0.0..=1.0).contains(&v.tail_probability), "tail probability {}", v.tail_probability);
+                assert_eq!(Some(v.score.to_bits()), a.ok().map(f32::to_bits), "verdict score != anomaly_score");
+                assert_eq!(v.is_anomaly, Some(v.score) > model.threshold());
+            }
+            Err(Error::NotCalibrated) => assert!(!model.is_calibrated()),
+            Err(_) => {}
+        }
+        for s in [f32::NEG_INFINITY, -1e30, fill, 1e30, f32::INFINITY] {
+            if let Ok(p) = model.tail_probability(s) {
+                assert!((0.0..=1.0).contains(&p), "tail_probability({s}) = {p}");
+            }
+        }
         let r = model.normalise(&x, &mut y);
         assert!(r.is_ok());
         let r = model.denormalise(&x, &mut y);
