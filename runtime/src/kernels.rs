@@ -306,8 +306,11 @@ fn x_body<'x, const S: usize>(xs: &[(&'x [f32], &'x [f32]); S], s: usize) -> &'x
     xs.get(s).map_or(&[], |x| x.0)
 }
 
-/// Rows processed together by the single-input float kernel on the host.
-const HOST_ROWS: usize = 4;
+/// Rows processed together by the portable single-input float kernel: 4 on
+/// the host (independent SIMD accumulator chains), 1 on 32-bit Arm, where
+/// the aligned F32 / F16 rows take the `mcu` loops and the portable path
+/// only serves BF16 and unaligned files (smaller code).
+const HOST_ROWS: usize = if cfg!(target_arch = "arm") { 1 } else { 4 };
 
 /// `y = W x + b` for float weights, portable: [`HOST_ROWS`] rows at a time.
 fn matvec_float<W: FloatWeights>(weight: &[u8], x: &[f32], bias: &[u8], y: &mut [f32]) {

@@ -92,7 +92,7 @@
 //! * `rng`: [`Rng`], seeded xoshiro128++ with Marsaglia-polar normals.
 
 #![no_std]
-// `unsafe` only in `kernels::f16_bits_to_f32` (one FPU instruction, with a SAFETY line).
+// `unsafe` only in `kernels` (the Cortex-M4F FPU / DSP inline-asm loops, each with a SAFETY comment).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
