@@ -208,12 +208,10 @@ fn run_fit(a: FitArgs) -> Result<()> {
     if !(0.0..1.0).contains(&config.holdout) {
         anyhow::bail!("--holdout must be in [0, 1), got {}", config.holdout);
     }
-    if a.resume.is_none() {
-        config.source()?;
-    }
+    let data_name = if a.resume.is_none() { config.source()?.name() } else { "the resumed run's data".to_string() };
     let out = a.resume.clone().unwrap_or(a.out);
     let opts = RunOptions { out: out.clone(), device, threads: a.threads, progress: !a.quiet };
-    eprintln!("trainer: {} on {:?}, {} thread(s), run folder {}", config.dataset, device, a.threads, out.display());
+    eprintln!("trainer: {data_name} on {device:?}, {} thread(s), run folder {}", a.threads, out.display());
     let report = fit::fit(config, a.resume.as_deref(), &opts)?;
     println!(
         "trained {} iterations at {:.1} it/s; L_E {:+.4}, L_G {:+.4}",
