@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the built-in default data: train DDAEBM on 25gaussians,
-# export the checkpoint (f32 and fp16), and run the fp16 model file on the
-# no_std runtime, on the host and in firmware on an emulated Cortex-M4F
-# (samples and anomaly scores).
+# export the checkpoint (f32 and fp16, calibrated on fresh data, with the
+# accuracy report on a labelled probe), score the probe through the runtime,
+# and run the fp16 model file on the no_std runtime, on the host and in
+# firmware on an emulated Cortex-M4F (samples and anomaly verdicts).
 #
 #   ITERS=5000 OUT=runs/quickstart ./scripts/quickstart.sh
 set -euo pipefail
@@ -18,9 +19,14 @@ cargo build --release --quiet -p ddaebm-runtime --example host_demo
 echo "== trainer fit: 25gaussians, $ITERS iterations -> $OUT" >&2
 ./target/release/trainer fit --dataset 25gaussians --iters "$ITERS" --out "$OUT"
 
-echo "== export" >&2
-./target/release/export "$OUT/checkpoint.safetensors" --f32
-./target/release/export "$OUT/checkpoint.safetensors" --fp16
+echo "== export: calibrated on fresh data, accuracy report on a labelled probe (data vs uniform points)" >&2
+./target/release/trainer data --dataset 25gaussians -n 2000 --seed 7 --out "$OUT/calib.csv"
+./target/release/trainer data --dataset 25gaussians -n 2000 --anomalies 2000 --seed 8 --out "$OUT/probe.csv"
+./target/release/export "$OUT/checkpoint.safetensors" --f32 --calibrate "$OUT/calib.csv" --probe "$OUT/probe.csv"
+./target/release/export "$OUT/checkpoint.safetensors" --fp16 --calibrate "$OUT/calib.csv" --probe "$OUT/probe.csv"
+
+echo "== scoring the probe through the runtime (export score)" >&2
+./target/release/export score "$OUT/model-f16.safetensors" "$OUT/probe.csv" --label-column label -o "$OUT/scores.csv"
 
 echo "== runtime (no_std crate, on the host)" >&2
 ./target/release/examples/host_demo "$OUT/model-f16.safetensors"

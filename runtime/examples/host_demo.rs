@@ -93,6 +93,29 @@ fn main() -> ExitCode {
         mean(&s_unif),
         100.0 * flagged as f64 / n as f64
     );
+    match model.threshold() {
+        Some(th) => {
+            let mut flagged = [0usize; 2];
+            let mut tail_sum = [0f64; 2];
+            for (k, pts) in [&samples, &uniform].into_iter().enumerate() {
+                for x in pts.chunks_exact(d) {
+                    if let Ok(v) = model.verdict(x, &mut scratch) {
+                        flagged[k] += usize::from(v.is_anomaly);
+                        tail_sum[k] += f64::from(v.tail_probability);
+                    }
+                }
+            }
+            println!(
+                "calibrated threshold {th:+.3} (from the model file): flags {:.1} % of samples and {:.1} % of uniform \
+                 points; mean tail probability {:.3} vs {:.3}",
+                100.0 * flagged[0] as f64 / n as f64,
+                100.0 * flagged[1] as f64 / n as f64,
+                tail_sum[0] / n as f64,
+                tail_sum[1] / n as f64
+            );
+        }
+        None => println!("no calibration in the model file (export --calibrate HELDOUT.csv adds a threshold)"),
+    }
     ExitCode::SUCCESS
 }
 

@@ -34,14 +34,23 @@ pub const POINTS: [[f32; 2]; 28] = {
 /// How many of [`POINTS`], from the start, are normal (the rest are anomalous).
 pub const NORMAL_POINTS: usize = 25;
 
-/// Anomaly-score threshold: `anomaly_score(x) = −f(x, 0) > THRESHOLD` is
-/// reported as anomalous.
+/// Fallback anomaly-score threshold for model files without calibration:
+/// `anomaly_score(x) = −f(x, 0) > THRESHOLD` is reported as anomalous.
 ///
-/// A fixed constant for now, chosen by hand for the committed default model
-/// (between its scores of the mixture centres and of the off-data points,
-/// see `../README.md`); the model file carries no calibrated threshold yet.
-/// A model trained differently (`DDAEBM_MODEL=...`) needs its own value.
+/// Chosen by hand for the committed default models (between their scores
+/// of the mixture centres and of the off-data points, see `../README.md`).
+/// A file exported with `export --calibrate` carries its own threshold,
+/// which [`threshold`] prefers.
 pub const THRESHOLD: f32 = 0.0;
+
+/// The threshold in use: the model file's calibrated one
+/// (`Model::threshold()`), else [`THRESHOLD`].
+pub fn threshold(calibrated: Option<f32>) -> f32 {
+    match calibrated {
+        Some(t) => t,
+        None => THRESHOLD,
+    }
+}
 
 /// Samples drawn on the device: sample k uses `Rng::new(SEED_BASE + k)`.
 pub const SAMPLES: u64 = 8;
@@ -49,9 +58,9 @@ pub const SAMPLES: u64 = 8;
 /// Seed of the first sample.
 pub const SEED_BASE: u64 = 0;
 
-/// The verdict for a score.
-pub fn verdict(score: f32) -> &'static str {
-    if score > THRESHOLD {
+/// The verdict for a score against a threshold.
+pub fn verdict(score: f32, threshold: f32) -> &'static str {
+    if score > threshold {
         "ANOMALY"
     } else {
         "normal"

@@ -21,7 +21,7 @@ use ddaebm_runtime::{Model, Rng};
 use defmt_semihosting as _; // the global defmt logger: semihosting SYS_WRITE to stdout
 
 mod cases;
-use cases::{verdict, NORMAL_POINTS, POINTS, SAMPLES, SEED_BASE, THRESHOLD};
+use cases::{threshold, verdict, NORMAL_POINTS, POINTS, SAMPLES, SEED_BASE};
 
 /// The model file, chosen at build time (`DDAEBM_MODEL`, see build.rs),
 /// placed at an 8-byte aligned address: the runtime reads any alignment, but
@@ -92,10 +92,16 @@ fn main() -> ! {
     measure::run(&model, scratch);
 
     // Anomaly scores: −f(x, 0), higher is more anomalous.
+    let threshold = threshold(model.threshold());
     defmt::info!(
-        "threshold {=f32} (bits {=u32:#010x})",
-        THRESHOLD,
-        THRESHOLD.to_bits()
+        "threshold {=f32} (bits {=u32:#010x}, {=str})",
+        threshold,
+        threshold.to_bits(),
+        if model.is_calibrated() {
+            "calibrated: from the model file"
+        } else {
+            "fallback: the model file has no calibration"
+        }
     );
     let mut flagged = 0usize;
     for (k, x) in POINTS.iter().enumerate() {
@@ -103,7 +109,7 @@ fn main() -> ! {
             Ok(s) => s,
             Err(e) => fail_with(e, "anomaly_score failed"),
         };
-        let v = verdict(score);
+        let v = verdict(score, threshold);
         flagged += (v != "normal") as usize;
         defmt::info!(
             "score {=usize} x = ({=f32}, {=f32}) score = {=f32} -> {=str} (expected {=str})",

@@ -14,7 +14,7 @@ use ddaebm_runtime::{Model, Rng};
 #[path = "../../cortex-m4f-anomaly/src/cases.rs"]
 #[allow(dead_code)]
 mod cases;
-use cases::{verdict, POINTS, SAMPLES, SEED_BASE};
+use cases::{threshold, verdict, POINTS, SAMPLES, SEED_BASE};
 
 fn main() -> ExitCode {
     let Some(path) = std::env::args().nth(1) else {
@@ -40,6 +40,7 @@ fn run(path: &str) -> Result<(), String> {
         ));
     }
     let mut scratch = vec![0f32; model.scratch_len()];
+    let threshold = threshold(model.threshold());
     for (k, x) in POINTS.iter().enumerate() {
         let score = model
             .anomaly_score(x, &mut scratch)
@@ -49,7 +50,7 @@ fn run(path: &str) -> Result<(), String> {
             x[0].to_bits(),
             x[1].to_bits(),
             score.to_bits(),
-            verdict(score)
+            verdict(score, threshold)
         );
     }
     for k in 0..SAMPLES {
