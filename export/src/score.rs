@@ -170,6 +170,26 @@ pub fn write_scores(path: &Path, model: &Model<'_>, scores: &[f64], labels: Opti
 mod tests {
     use super::*;
 
+    /// A series of 6 readings of 2 columns with a label: windows of 3 rows
+    /// are the 4 overlapping row-major runs, labelled 1 when any row is.
+    #[test]
+    fn windows_with_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("series.csv");
+        std::fs::write(&p, "a,b,label\n0,10,0\n1,11,0\n2,12,0\n3,13,1\n4,14,0\n5,15,0\n").unwrap();
+        let rows = read_rows(&p, 6, Some("label"), true, Some(3)).unwrap();
+        assert_eq!((rows.table.rows, rows.table.dim), (4, 6));
+        assert_eq!(rows.table.row(1), &[1.0, 11.0, 2.0, 12.0, 3.0, 13.0]);
+        assert_eq!(rows.labels, Some(vec![false, true, true, true]));
+        // Without --window the width is wrong, and the message suggests it.
+        let err = read_rows(&p, 6, Some("label"), true, None).unwrap_err().to_string();
+        assert!(err.contains("--window 3"), "{err}");
+        // A label that is not 0/1 names the row.
+        std::fs::write(&p, "a,label\n0,0\n1,2\n").unwrap();
+        let err = read_rows(&p, 1, Some("label"), true, None).unwrap_err().to_string();
+        assert!(err.contains("row 2") && err.contains("0 (normal) or 1"), "{err}");
+    }
+
     #[test]
     fn summary_rates() {
         let scores = [0.1, 0.2, 0.9, 0.3, 0.8];
