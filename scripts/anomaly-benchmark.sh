@@ -12,7 +12,9 @@
 # DIGIT_SEEDS (default 0,1), DIGITS (normal digits, default 0..9),
 # BENCH_MCU (1: measure MCU instructions per reading under QEMU with
 # scripts/firmware-report.sh, the default when qemu-system-arm is installed;
-# 0: skip), DOC / PNG (where the report goes).
+# 0: skip), BENCH_LONG (1: also train breast_cancer/s0 with 4x the
+# iterations, to see what a longer budget changes; the default outside quick
+# mode), DOC / PNG (where the report goes).
 # Nothing is downloaded at run time except, on the first run, the pinned
 # Python packages (bench/anomaly/setup.sh, PyPI) and libtorch
 # (scripts/setup-libtorch.sh); the data come inside scikit-learn and aeon.
@@ -29,7 +31,9 @@ if [ "$QUICK" = 1 ]; then
   DOC=${DOC:-$OUT/anomaly-benchmark.md}
   PNG=${PNG:-$OUT/anomaly-roc.png}
   BENCH_MCU=${BENCH_MCU:-0}
+  BENCH_LONG=${BENCH_LONG:-0}
 else
+  BENCH_LONG=${BENCH_LONG:-1}
   OUT=${OUT:-runs/anomaly-bench}
   SEEDS=${SEEDS:-0,1,2}
   DIGIT_SEEDS=${DIGIT_SEEDS:-0,1}
@@ -122,6 +126,30 @@ print(" ".join("%s %.4f" % (p, json.load(open(f"{sys.argv[1]}/summary-{p}.json")
     "$D" "${PRECISIONS[@]}") ($((($(date +%s%N) - t0) / 1000000000)) s)" >&2
 done
 
+long_args=()
+if [ "$BENCH_LONG" = 1 ] && [ -d "$OUT/breast_cancer/s0" ]; then
+  # Does a longer training budget change the picture? breast_cancer/s0 again,
+  # with 4x the iterations (f32 only).
+  D=$OUT/breast_cancer/s0
+  read -r W L ITERS <<<"$(model_args breast_cancer)"
+  ITERS=$((4 * ITERS))
+  echo "== longer training: breast_cancer/s0, $ITERS iterations" >&2
+  fit=(--data "$D/train.csv" --width "$W" --depth "$L" --iters "$ITERS" --seed 0
+       --out "$D/long/run" --quiet --eval-every 0 --threads 1)
+  if ! { [ -f "$D/long/run/checkpoint.safetensors" ] && [ "$(cat "$D/long/run/fit-args" 2>/dev/null)" = "${fit[*]}" ]; }; then
+    rm -rf "$D/long"
+    mkdir -p "$D/long"
+    "$TRAINER" fit "${fit[@]}" >"$D/long/fit.log" 2>&1 || { cat "$D/long/fit.log" >&2; exit 1; }
+    printf '%s' "${fit[*]}" >"$D/long/run/fit-args"
+  fi
+  "$EXPORT" "$D/long/run/checkpoint.safetensors" --f32 --calibrate "$D/calib.csv" -o "$D/long/model-f32.safetensors" \
+    >"$D/long/export.log" 2>&1 || { cat "$D/long/export.log" >&2; exit 1; }
+  "$EXPORT" score "$D/long/model-f32.safetensors" "$D/test.csv" --label-column label \
+    -o "$D/long/scores-f32.csv" --json "$D/long/summary-f32.json" >"$D/long/score.log" 2>&1 \
+    || { cat "$D/long/score.log" >&2; exit 1; }
+  long_args=(--long "breast_cancer/s0:$ITERS")
+fi
+
 mcu_args=()
 if [ "$BENCH_MCU" = 1 ]; then
   # The firmware example (firmware-examples/cortex-m4f-anomaly) scores 2-D
@@ -152,5 +180,6 @@ echo "== report -> $DOC, $PNG" >&2
 cmd="./scripts/anomaly-benchmark.sh"
 [ "$QUICK" = 1 ] && cmd="DDAEBM_BENCH_QUICK=1 $cmd"
 "$PY" bench/anomaly/report.py --out "$OUT" --doc "$DOC" --png "$PNG" --command "$cmd" \
-  --elapsed "$(($(date +%s) - t_start))" --precisions "$(IFS=,; echo "${PRECISIONS[*]}")" "${mcu_args[@]}"
+  --elapsed "$(($(date +%s) - t_start))" --precisions "$(IFS=,; echo "${PRECISIONS[*]}")" \
+  "${mcu_args[@]}" "${long_args[@]}"
 echo "anomaly-benchmark: done in $(($(date +%s) - t_start)) s; $DOC" >&2
