@@ -7,18 +7,13 @@
 
 use crate::error::Error;
 use crate::format::Dtype;
-use crate::kernels::{self, dots, f32_le, Bf16W, F16W, F32W, FloatWeights};
+use crate::kernels::{self, f32_le, fast_dots, Bf16W, F16W, F32W, FloatWeights};
 use crate::model::{Layer, Model};
 
-/// Rows × inputs per register block of the batched float kernel. With AVX
-/// one 8-lane accumulator is one register: 2 × 4 blocks use 8 of 16; with
-/// SSE (two registers per accumulator) 2 × 2.
-#[cfg(target_feature = "avx")]
-const BLOCK: (usize, usize) = (2, 4);
-#[cfg(not(target_feature = "avx"))]
-const BLOCK: (usize, usize) = (2, 2);
-const BR: usize = BLOCK.0;
-const BS: usize = BLOCK.1;
+/// Inputs per cache block of the batched float kernel: a block of rows
+/// (a few KB) stays in L1 while it meets all of them, their activations
+/// (16 · width · 4 bytes, 19 KB at width 300) too.
+const SUPER: usize = 16;
 
 impl Model<'_> {
     /// The number of `f32` of scratch [`energy_batch`](Model::energy_batch)
@@ -88,14 +83,7 @@ fn apply_batch(layer: &Layer<'_>, t: usize, in_dim: usize, stride: usize, src: &
         Dtype::F32 => float_layer::<F32W>(layer.weight, bias, in_dim, out_dim, stride, src, dst),
         Dtype::F16 => float_layer::<F16W>(layer.weight, bias, in_dim, out_dim, stride, src, dst),
         Dtype::Bf16 => float_layer::<Bf16W>(layer.weight, bias, in_dim, out_dim, stride, src, dst),
-        Dtype::I8 => {
-            // Per input: the activation scale is per vector.
-            for (x, y) in src.chunks_exact(stride).zip(dst.chunks_exact_mut(stride)) {
-                if let (Some(x), Some(y)) = (x.get(..in_dim), y.get_mut(..out_dim)) {
-                    kernels::matvec_i8(layer.weight, layer.scale, x, bias, y);
-                }
-            }
-        }
+        Dtype::I8 => int8_layer(layer, bias, in_dim, out_dim, stride, src, dst),
     }
     if let Some(slope) = layer.prelu {
         for y in dst.chunks_exact_mut(stride) {
@@ -107,9 +95,21 @@ fn apply_batch(layer: &Layer<'_>, t: usize, in_dim: usize, stride: usize, src: &
     Ok(())
 }
 
-/// Float weights: blocks of `BS` inputs × `BR` rows through `dots`, the
-/// leftover inputs and rows in smaller blocks (same bits).
-fn float_layer<W: FloatWeights>(
+/// Float weights: register blocks of 2 rows × 4 inputs with 8-wide SIMD
+/// (one register per accumulator set), 2 × 2 with 4-wide SSE (two).
+fn float_layer<W: FloatWeights>(weight: &[u8], bias: &[u8], in_dim: usize, out_dim: usize, stride: usize, src: &[f32], dst: &mut [f32]) {
+    if kernels::wide_simd() {
+        float_blocks::<W, 2, 4>(weight, bias, in_dim, out_dim, stride, src, dst)
+    } else {
+        float_blocks::<W, 2, 2>(weight, bias, in_dim, out_dim, stride, src, dst)
+    }
+}
+
+/// Blocks of [`SUPER`] inputs; in each, for every block of `BR` rows, the
+/// inputs `BS` at a time through `fast_dots`, the leftover inputs and rows in
+/// smaller blocks (same bits).
+#[inline(always)]
+fn float_blocks<W: FloatWeights, const BR: usize, const BS: usize>(
     weight: &[u8],
     bias: &[u8],
     in_dim: usize,
@@ -123,34 +123,78 @@ fn float_layer<W: FloatWeights>(
     let bias_at = |j: usize| bias.get(4 * j..4 * j + 4).map_or(f32::NAN, f32_le);
     let x_at = |s: usize| src.get(s * stride..s * stride + in_dim).unwrap_or(&[]);
     let n = src.len() / stride;
-    let mut s0 = 0;
-    while s0 < n {
-        let ns = (n - s0).min(BS);
+    let mut put = |s: usize, j: usize, v: f32| {
+        if let Some(y) = dst.get_mut(s * stride + j) {
+            *y = v + bias_at(j);
+        }
+    };
+    let mut b0 = 0;
+    while b0 < n {
+        let b1 = n.min(b0 + SUPER);
         let mut j = 0;
         while j < out_dim {
             let nr = (out_dim - j).min(BR);
-            // One register block, or its one-row / one-input remainders.
-            let mut put = |r: usize, s: usize, v: f32| {
-                if let Some(y) = dst.get_mut((s0 + s) * stride + j + r) {
-                    *y = v + bias_at(j + r);
-                }
-            };
-            if nr == BR && ns == BS {
-                let d = dots::<W, BR, BS>(core::array::from_fn(|r| rows(j + r)), core::array::from_fn(|s| x_at(s0 + s)));
-                for (r, dr) in d.iter().enumerate() {
-                    for (s, v) in dr.iter().enumerate() {
-                        put(r, s, *v);
+            let mut s0 = b0;
+            while s0 < b1 {
+                let ns = (b1 - s0).min(BS);
+                if nr == BR && ns == BS {
+                    let d = fast_dots::<W, BR, BS>(core::array::from_fn(|r| rows(j + r)), core::array::from_fn(|s| x_at(s0 + s)));
+                    for (r, dr) in d.iter().enumerate() {
+                        for (s, v) in dr.iter().enumerate() {
+                            put(s0 + s, j + r, *v);
+                        }
+                    }
+                } else if nr == BR {
+                    for s in s0..s0 + ns {
+                        let d = fast_dots::<W, BR, 1>(core::array::from_fn(|r| rows(j + r)), [x_at(s)]);
+                        for (r, dr) in d.iter().enumerate() {
+                            put(s, j + r, dr[0]);
+                        }
+                    }
+                } else {
+                    for r in j..j + nr {
+                        for s in s0..s0 + ns {
+                            put(s, r, fast_dots::<W, 1, 1>([rows(r)], [x_at(s)])[0][0]);
+                        }
                     }
                 }
-            } else {
-                for r in 0..nr {
-                    for s in 0..ns {
-                        put(r, s, dots::<W, 1, 1>([rows(j + r)], [x_at(s0 + s)])[0][0]);
-                    }
-                }
+                s0 += ns;
             }
             j += nr;
         }
-        s0 += ns;
+        b0 = b1;
+    }
+}
+
+/// Int8 inputs per pass over the weights (each quantised with its own scale).
+#[cfg(not(ddaebm_dsp))]
+const I8_INPUTS: usize = 2;
+
+/// Int8 weights: blocks of [`I8_INPUTS`] inputs per pass over the rows
+/// (`kernels::matvec_i8_multi`), the leftover inputs one at a time (same bits).
+fn int8_layer(layer: &Layer<'_>, bias: &[u8], in_dim: usize, out_dim: usize, stride: usize, src: &[f32], dst: &mut [f32]) {
+    let srcs = src.chunks_exact(stride).filter_map(|x| x.get(..in_dim));
+    let dsts = dst.chunks_exact_mut(stride).filter_map(|y| y.get_mut(..out_dim));
+    #[cfg(not(ddaebm_dsp))]
+    let (mut srcs, mut dsts) = (srcs, dsts);
+    #[cfg(not(ddaebm_dsp))]
+    loop {
+        let xs: [Option<&[f32]>; I8_INPUTS] = core::array::from_fn(|_| srcs.next());
+        let ys: [Option<&mut [f32]>; I8_INPUTS] = core::array::from_fn(|_| dsts.next());
+        if xs.iter().all(Option::is_some) && ys.iter().all(Option::is_some) {
+            let xs = xs.map(|x| x.unwrap_or(&[]));
+            let ys = ys.map(|y| y.unwrap_or(&mut []));
+            kernels::matvec_i8_multi::<I8_INPUTS>(layer.weight, layer.scale, xs, bias, ys);
+        } else {
+            for (x, y) in xs.into_iter().zip(ys) {
+                if let (Some(x), Some(y)) = (x, y) {
+                    kernels::matvec_i8(layer.weight, layer.scale, x, bias, y);
+                }
+            }
+            break;
+        }
+    }
+    for (x, y) in srcs.zip(dsts) {
+        kernels::matvec_i8(layer.weight, layer.scale, x, bias, y);
     }
 }

@@ -43,6 +43,9 @@
 
 use crate::format::Dtype;
 
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
 /// Interleaved partial sums per float dot product (see the module docs).
 pub(crate) const LANES: usize = 8;
 
@@ -158,10 +161,21 @@ pub(crate) fn f32_at(bytes: &[u8], i: usize) -> Option<f32> {
 pub(crate) trait FloatWeights {
     /// Bytes per element.
     const SIZE: usize;
+    /// IEEE half (not bfloat16) elements.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    const IEEE_HALF: bool = false;
     /// `LANES` elements from `LANES · SIZE` bytes.
     fn chunk(bytes: &[u8]) -> [f32; LANES];
     /// One element from `SIZE` bytes.
     fn one(bytes: &[u8]) -> f32;
+    /// `LANES` elements at `p` as two SSE vectors (lanes 0..4, 4..8); a
+    /// nonzero value ORed into `special` means the portable path must run.
+    ///
+    /// # Safety
+    /// `p` must be valid for reading `LANES · SIZE` bytes.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    unsafe fn load_sse(p: *const u8, special: &mut core::arch::x86_64::__m128i) -> [core::arch::x86_64::__m128; 2];
 }
 
 /// F32 weights.
@@ -183,10 +197,18 @@ impl FloatWeights for F32W {
     fn one(bytes: &[u8]) -> f32 {
         f32_le(bytes)
     }
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    unsafe fn load_sse(p: *const u8, _: &mut core::arch::x86_64::__m128i) -> [core::arch::x86_64::__m128; 2] {
+        // SAFETY: forwarded from the caller (32 readable bytes).
+        unsafe { x86::load_f32(p) }
+    }
 }
 
 impl FloatWeights for F16W {
     const SIZE: usize = 2;
+    const IEEE_HALF: bool = true;
     #[inline(always)]
     fn chunk(bytes: &[u8]) -> [f32; LANES] {
         // The branch-free conversion on every target: it vectorises on the
@@ -197,6 +219,13 @@ impl FloatWeights for F16W {
     #[inline(always)]
     fn one(bytes: &[u8]) -> f32 {
         f16_le(bytes)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    unsafe fn load_sse(p: *const u8, special: &mut core::arch::x86_64::__m128i) -> [core::arch::x86_64::__m128; 2] {
+        // SAFETY: forwarded from the caller (16 readable bytes).
+        unsafe { x86::load_f16(p, special) }
     }
 }
 
@@ -210,6 +239,13 @@ impl FloatWeights for Bf16W {
     #[inline(always)]
     fn one(bytes: &[u8]) -> f32 {
         bf16_le(bytes)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    unsafe fn load_sse(p: *const u8, _: &mut core::arch::x86_64::__m128i) -> [core::arch::x86_64::__m128; 2] {
+        // SAFETY: forwarded from the caller (16 readable bytes).
+        unsafe { x86::load_bf16(p) }
     }
 }
 
@@ -306,6 +342,35 @@ fn x_body<'x, const S: usize>(xs: &[(&'x [f32], &'x [f32]); S], s: usize) -> &'x
     xs.get(s).map_or(&[], |x| x.0)
 }
 
+/// [`dots`] through the target's SIMD kernel where there is one (x86-64:
+/// SSE2), the portable code otherwise or when the SIMD kernel declines.
+/// Same bits either way.
+#[inline(always)]
+pub(crate) fn fast_dots<W: FloatWeights, const R: usize, const S: usize>(
+    rows: [&[u8]; R],
+    xs: [&[f32]; S],
+) -> [[f32; S]; R] {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(d) = x86::dots::<W, R, S>(rows, xs) {
+        return d;
+    }
+    dots::<W, R, S>(rows, xs)
+}
+
+/// Whether [`fast_dots`] runs on 8-wide SIMD registers (x86-64 with AVX and
+/// F16C, detected at run time), so that larger register blocks pay off.
+#[inline]
+pub(crate) fn wide_simd() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86::has_avx()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Rows processed together by the portable single-input float kernel: 4 on
 /// the host (independent SIMD accumulator chains), 1 on 32-bit Arm, where
 /// the aligned F32 / F16 rows take the `mcu` loops and the portable path
@@ -331,14 +396,14 @@ fn matvec_float<W: FloatWeights>(weight: &[u8], x: &[f32], bias: &[u8], y: &mut 
         for (r, w) in rows.iter_mut().zip(wb.chunks_exact(row_bytes)) {
             *r = w;
         }
-        let d = dots::<W, HOST_ROWS, 1>(rows, [x]);
+        let d = fast_dots::<W, HOST_ROWS, 1>(rows, [x]);
         for ((yj, bj), dj) in yb.iter_mut().zip(bb.chunks_exact(4)).zip(d) {
             *yj = dj[0] + f32_le(bj);
         }
     }
     let rows = ys.into_remainder().iter_mut().zip(bs.remainder().chunks_exact(4)).zip(ws.remainder().chunks_exact(row_bytes));
     for ((yj, bj), row) in rows {
-        *yj = dots::<W, 1, 1>([row], [x])[0][0] + f32_le(bj);
+        *yj = fast_dots::<W, 1, 1>([row], [x])[0][0] + f32_le(bj);
     }
 }
 
@@ -419,7 +484,7 @@ fn quantise_block(x: &[f32], inv: f32, buf: &mut [i16; QBLOCK]) {
 }
 
 /// Σ q[i]·xq[i], exact in i32 (`row.len() <= QBLOCK`; see the bound above).
-#[cfg(not(ddaebm_dsp))]
+#[cfg(all(not(ddaebm_dsp), not(target_arch = "x86_64")))]
 #[inline]
 fn dot_i8(row: &[u8], buf: &[i16; QBLOCK]) -> i32 {
     let mut acc = 0i32;
@@ -429,6 +494,26 @@ fn dot_i8(row: &[u8], buf: &[i16; QBLOCK]) -> i32 {
     acc
 }
 
+/// Int8 rows per call of [`dots_i8`] in [`matvec_i8_multi`]: 4 on x86-64
+/// (SSE2, each input chunk loaded once for 4 rows), 1 elsewhere.
+#[cfg(not(ddaebm_dsp))]
+const I8_ROWS: usize = if cfg!(target_arch = "x86_64") { 4 } else { 1 };
+
+/// `R` rows × `S` quantised inputs, the first `len` (≤ `QBLOCK`) elements
+/// of each, exact in i32.
+#[cfg(not(ddaebm_dsp))]
+#[inline(always)]
+fn dots_i8<const R: usize, const S: usize>(rows: [&[u8]; R], bufs: [&[i16; QBLOCK]; S], len: usize) -> [[i32; S]; R] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86::dots_i8::<R, S>(rows, bufs, len)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        core::array::from_fn(|r| core::array::from_fn(|s| dot_i8(rows[r].get(..len).unwrap_or(rows[r]), bufs[s])))
+    }
+}
+
 /// `y = (sx · scale) ⊙ (q xq) + b` for I8 weights `q` (shape
 /// `[y.len(), x.len()]`) with F32 per-row `scale`: the input is quantised to
 /// i16 with one scale for the whole vector ([`quant_scale`], [`quantise`]),
@@ -436,6 +521,72 @@ fn dot_i8(row: &[u8], buf: &[i16; QBLOCK]) -> i32 {
 /// inputs, the block sums are converted to f32 and added in block order from
 /// 0.0, then `y[j] = (sx · scale[j]) · acc + b[j]`. A NaN or infinite input
 /// makes every output NaN.
+#[cfg(not(ddaebm_dsp))]
+pub(crate) fn matvec_i8(weight: &[u8], scale: &[u8], x: &[f32], bias: &[u8], y: &mut [f32]) {
+    matvec_i8_multi::<1>(weight, scale, [x], bias, [y]);
+}
+
+/// [`matvec_i8`] for `S` inputs at once (each row streamed once for all of
+/// them), every output bit-identical to a one-input call. All inputs must
+/// have the same length and all outputs too (otherwise every output is NaN).
+#[cfg(not(ddaebm_dsp))]
+pub(crate) fn matvec_i8_multi<const S: usize>(weight: &[u8], scale: &[u8], xs: [&[f32]; S], bias: &[u8], mut ys: [&mut [f32]; S]) {
+    let n = xs.first().map_or(0, |x| x.len());
+    let m = ys.first().map_or(0, |y| y.len());
+    let q = xs.map(quant_scale);
+    if xs.iter().any(|x| x.len() != n) || ys.iter().any(|y| y.len() != m) {
+        ys.iter_mut().for_each(|y| y.iter_mut().for_each(|v| *v = f32::NAN));
+        return;
+    }
+    ys.iter_mut().for_each(|y| y.iter_mut().for_each(|v| *v = 0.0));
+    if n > 0 {
+        let mut bufs = [[0i16; QBLOCK]; S];
+        let mut start = 0;
+        while start < n {
+            let len = (n - start).min(QBLOCK);
+            for ((buf, x), qs) in bufs.iter_mut().zip(&xs).zip(&q) {
+                quantise_block(x.get(start..start + len).unwrap_or(&[]), qs.map_or(0.0, |q| q.1), buf);
+            }
+            let refs: [&[i16; QBLOCK]; S] = core::array::from_fn(|s| &bufs[s]);
+            let row = |j: usize| weight.get(j * n + start..j * n + start + len).unwrap_or(&[]);
+            let mut j = 0;
+            while j + I8_ROWS <= m {
+                let d = dots_i8::<I8_ROWS, S>(core::array::from_fn(|r| row(j + r)), refs, len);
+                for (r, dr) in d.iter().enumerate() {
+                    for (y, v) in ys.iter_mut().zip(dr) {
+                        if let Some(yj) = y.get_mut(j + r) {
+                            *yj += *v as f32;
+                        }
+                    }
+                }
+                j += I8_ROWS;
+            }
+            while j < m {
+                let d = dots_i8::<1, S>([row(j)], refs, len);
+                for (y, v) in ys.iter_mut().zip(&d[0]) {
+                    if let Some(yj) = y.get_mut(j) {
+                        *yj += *v as f32;
+                    }
+                }
+                j += 1;
+            }
+            start += len;
+        }
+    }
+    for (y, qs) in ys.iter_mut().zip(q) {
+        match qs {
+            Some((sx, _)) => {
+                for ((yj, sj), bj) in y.iter_mut().zip(scale.chunks_exact(4)).zip(bias.chunks_exact(4)) {
+                    *yj = (sx * f32_le(sj)) * *yj + f32_le(bj);
+                }
+            }
+            None => y.iter_mut().for_each(|v| *v = f32::NAN),
+        }
+    }
+}
+
+/// As the portable [`matvec_i8`], on the Armv7E-M DSP path (SMLAD).
+#[cfg(ddaebm_dsp)]
 pub(crate) fn matvec_i8(weight: &[u8], scale: &[u8], x: &[f32], bias: &[u8], y: &mut [f32]) {
     let n = x.len();
     let Some((sx, inv)) = quant_scale(x) else {
@@ -444,24 +595,14 @@ pub(crate) fn matvec_i8(weight: &[u8], scale: &[u8], x: &[f32], bias: &[u8], y: 
     };
     y.iter_mut().for_each(|v| *v = 0.0);
     if n > 0 {
-        #[cfg(not(ddaebm_dsp))]
-        let mut buf = [0i16; QBLOCK];
-        #[cfg(ddaebm_dsp)]
         let mut buf = [0u32; QBLOCK / 2];
         for (k, xb) in x.chunks(QBLOCK).enumerate() {
             let start = k * QBLOCK;
             let len = xb.len();
-            #[cfg(not(ddaebm_dsp))]
-            quantise_block(xb, inv, &mut buf);
-            #[cfg(ddaebm_dsp)]
             dsp::quantise_block(xb, inv, &mut buf);
             for (yj, row) in y.iter_mut().zip(weight.chunks_exact(n)) {
                 let Some(part) = row.get(start..start + len) else { break };
-                #[cfg(not(ddaebm_dsp))]
-                let d = dot_i8(part, &buf);
-                #[cfg(ddaebm_dsp)]
-                let d = dsp::dot_i8(part, &buf);
-                *yj += d as f32;
+                *yj += dsp::dot_i8(part, &buf) as f32;
             }
         }
     }
