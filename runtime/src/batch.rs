@@ -7,7 +7,7 @@
 
 use crate::error::Error;
 use crate::format::Dtype;
-use crate::kernels::{self, f32_le, fast_dots, Bf16W, F16W, F32W, FloatWeights};
+use crate::kernels::{self, f32_le, fast_dots, Bf16W, FloatWeights, F16W, F32W};
 use crate::model::{Layer, Model};
 
 /// Inputs per cache block of the batched float kernel: a block of rows
@@ -68,14 +68,25 @@ impl Model<'_> {
 
 /// One layer on every input: `src` and `dst` hold one activation vector per
 /// `stride` values; reads `in_dim` of each, writes `out_dim`.
-fn apply_batch(layer: &Layer<'_>, t: usize, in_dim: usize, stride: usize, src: &[f32], dst: &mut [f32]) -> Result<(), Error> {
+fn apply_batch(
+    layer: &Layer<'_>,
+    t: usize,
+    in_dim: usize,
+    stride: usize,
+    src: &[f32],
+    dst: &mut [f32],
+) -> Result<(), Error> {
     let out_dim = layer.out_dim;
     if in_dim != layer.in_dim || in_dim > stride || out_dim > stride {
         return Err(Error::ScratchTooSmall { needed: in_dim.max(out_dim), found: stride });
     }
     let bias_bytes = out_dim.saturating_mul(4).max(1);
     let bias = if layer.bias_per_step {
-        layer.bias.chunks_exact(bias_bytes).nth(t).ok_or(Error::StepOutOfRange { t, steps: layer.bias.len() / bias_bytes })?
+        layer
+            .bias
+            .chunks_exact(bias_bytes)
+            .nth(t)
+            .ok_or(Error::StepOutOfRange { t, steps: layer.bias.len() / bias_bytes })?
     } else {
         layer.bias
     };
@@ -97,7 +108,15 @@ fn apply_batch(layer: &Layer<'_>, t: usize, in_dim: usize, stride: usize, src: &
 
 /// Float weights: register blocks of 2 rows × 4 inputs with 8-wide SIMD
 /// (one register per accumulator set), 2 × 2 with 4-wide SSE (two).
-fn float_layer<W: FloatWeights>(weight: &[u8], bias: &[u8], in_dim: usize, out_dim: usize, stride: usize, src: &[f32], dst: &mut [f32]) {
+fn float_layer<W: FloatWeights>(
+    weight: &[u8],
+    bias: &[u8],
+    in_dim: usize,
+    out_dim: usize,
+    stride: usize,
+    src: &[f32],
+    dst: &mut [f32],
+) {
     if kernels::wide_simd() {
         float_blocks::<W, 2, 4>(weight, bias, in_dim, out_dim, stride, src, dst)
     } else {
@@ -138,7 +157,10 @@ fn float_blocks<W: FloatWeights, const BR: usize, const BS: usize>(
             while s0 < b1 {
                 let ns = (b1 - s0).min(BS);
                 if nr == BR && ns == BS {
-                    let d = fast_dots::<W, BR, BS>(core::array::from_fn(|r| rows(j + r)), core::array::from_fn(|s| x_at(s0 + s)));
+                    let d = fast_dots::<W, BR, BS>(
+                        core::array::from_fn(|r| rows(j + r)),
+                        core::array::from_fn(|s| x_at(s0 + s)),
+                    );
                     for (r, dr) in d.iter().enumerate() {
                         for (s, v) in dr.iter().enumerate() {
                             put(s0 + s, j + r, *v);
@@ -172,7 +194,15 @@ const I8_INPUTS: usize = 2;
 
 /// Int8 weights: blocks of [`I8_INPUTS`] inputs per pass over the rows
 /// (`kernels::matvec_i8_multi`), the leftover inputs one at a time (same bits).
-fn int8_layer(layer: &Layer<'_>, bias: &[u8], in_dim: usize, out_dim: usize, stride: usize, src: &[f32], dst: &mut [f32]) {
+fn int8_layer(
+    layer: &Layer<'_>,
+    bias: &[u8],
+    in_dim: usize,
+    out_dim: usize,
+    stride: usize,
+    src: &[f32],
+    dst: &mut [f32],
+) {
     let srcs = src.chunks_exact(stride).filter_map(|x| x.get(..in_dim));
     let dsts = dst.chunks_exact_mut(stride).filter_map(|y| y.get_mut(..out_dim));
     #[cfg(not(ddaebm_dsp))]

@@ -401,7 +401,8 @@ fn matvec_float<W: FloatWeights>(weight: &[u8], x: &[f32], bias: &[u8], y: &mut 
             *yj = dj[0] + f32_le(bj);
         }
     }
-    let rows = ys.into_remainder().iter_mut().zip(bs.remainder().chunks_exact(4)).zip(ws.remainder().chunks_exact(row_bytes));
+    let rows =
+        ys.into_remainder().iter_mut().zip(bs.remainder().chunks_exact(4)).zip(ws.remainder().chunks_exact(row_bytes));
     for ((yj, bj), row) in rows {
         *yj = fast_dots::<W, 1, 1>([row], [x])[0][0] + f32_le(bj);
     }
@@ -530,7 +531,13 @@ pub(crate) fn matvec_i8(weight: &[u8], scale: &[u8], x: &[f32], bias: &[u8], y: 
 /// them), every output bit-identical to a one-input call. All inputs must
 /// have the same length and all outputs too (otherwise every output is NaN).
 #[cfg(not(ddaebm_dsp))]
-pub(crate) fn matvec_i8_multi<const S: usize>(weight: &[u8], scale: &[u8], xs: [&[f32]; S], bias: &[u8], mut ys: [&mut [f32]; S]) {
+pub(crate) fn matvec_i8_multi<const S: usize>(
+    weight: &[u8],
+    scale: &[u8],
+    xs: [&[f32]; S],
+    bias: &[u8],
+    mut ys: [&mut [f32]; S],
+) {
     let n = xs.first().map_or(0, |x| x.len());
     let m = ys.first().map_or(0, |y| y.len());
     let q = xs.map(quant_scale);
@@ -628,7 +635,7 @@ pub(crate) fn prelu(y: &mut [f32], slope: f32) {
 /// code. Bit-identical to the portable kernel (firmware parity test).
 #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
 mod mcu {
-    use super::{add_tail, f32_le, F16W, F32W, FloatWeights, LANES};
+    use super::{add_tail, f32_le, FloatWeights, F16W, F32W, LANES};
 
     /// Initial partial sums (+0.0), loaded with one `VLDM`.
     static ZEROS: [f32; 16] = [0.0; 16];

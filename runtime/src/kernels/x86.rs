@@ -228,7 +228,11 @@ fn dots_on<W: FloatWeights, const R: usize, const S: usize>(
 /// AVX2 must be available; every row must hold `16 · wide` bytes and
 /// `16 · wide ≤ QBLOCK`.
 #[target_feature(enable = "avx2")]
-unsafe fn body_i8_avx2<const R: usize, const S: usize>(rows: [&[u8]; R], xq: [&[i16; QBLOCK]; S], wide: usize) -> [[__m128i; S]; R] {
+unsafe fn body_i8_avx2<const R: usize, const S: usize>(
+    rows: [&[u8]; R],
+    xq: [&[i16; QBLOCK]; S],
+    wide: usize,
+) -> [[__m128i; S]; R] {
     // SAFETY: group `g < wide` lies within every row and input (caller's
     // contract); unaligned loads.
     unsafe {
@@ -304,13 +308,22 @@ unsafe fn body_avx<W: FloatWeights, const R: usize, const S: usize>(
 /// Σ q[i]·xq[i] over the first `len` (≤ `QBLOCK`) bytes of each of `R`
 /// rows against each of `S` quantised inputs, exact in i32.
 #[inline(always)]
-pub(crate) fn dots_i8<const R: usize, const S: usize>(rows: [&[u8]; R], xq: [&[i16; QBLOCK]; S], len: usize) -> [[i32; S]; R] {
+pub(crate) fn dots_i8<const R: usize, const S: usize>(
+    rows: [&[u8]; R],
+    xq: [&[i16; QBLOCK]; S],
+    len: usize,
+) -> [[i32; S]; R] {
     dots_i8_on::<R, S>(rows, xq, len, has_avx2())
 }
 
 /// [`dots_i8`] on AVX2 (`avx2`, which must then be available) or SSE2.
 #[inline(always)]
-fn dots_i8_on<const R: usize, const S: usize>(rows: [&[u8]; R], xq: [&[i16; QBLOCK]; S], len: usize, avx2: bool) -> [[i32; S]; R] {
+fn dots_i8_on<const R: usize, const S: usize>(
+    rows: [&[u8]; R],
+    xq: [&[i16; QBLOCK]; S],
+    len: usize,
+    avx2: bool,
+) -> [[i32; S]; R] {
     let len = len.min(QBLOCK).min(rows.iter().map(|r| r.len()).min().unwrap_or(0));
     let wide = len / 16;
     // SAFETY: row loads read bytes `< 16 · wide ≤ len ≤ row.len()`, input
@@ -343,7 +356,8 @@ fn dots_i8_on<const R: usize, const S: usize>(rows: [&[u8]; R], xq: [&[i16; QBLO
     // The last k elements as one more group of 16: the row's last 16 bytes
     // (in bounds) against the input's last k values preceded by 16 − k
     // zeros, so the overlap adds exact zeros.
-    let xt: [[i16; 16]; S] = core::array::from_fn(|s| core::array::from_fn(|i| if i < 16 - k { 0 } else { xq[s][len - 16 + i] }));
+    let xt: [[i16; 16]; S] =
+        core::array::from_fn(|s| core::array::from_fn(|i| if i < 16 - k { 0 } else { xq[s][len - 16 + i] }));
     // SAFETY: `len ≥ 16`, so bytes `len − 16 .. len` lie within every row;
     // `xt` holds 16 i16.
     unsafe {
@@ -367,7 +381,13 @@ fn ext_i8(v: __m128i) -> (__m128i, __m128i) {
 
 /// Horizontal sums of the i32 lanes plus the elements `body..len` (scalar).
 #[inline(always)]
-fn finish_i8<const R: usize, const S: usize>(acc: [[__m128i; S]; R], rows: [&[u8]; R], xq: [&[i16; QBLOCK]; S], body: usize, len: usize) -> [[i32; S]; R] {
+fn finish_i8<const R: usize, const S: usize>(
+    acc: [[__m128i; S]; R],
+    rows: [&[u8]; R],
+    xq: [&[i16; QBLOCK]; S],
+    body: usize,
+    len: usize,
+) -> [[i32; S]; R] {
     let mut out = [[0i32; S]; R];
     for ((out_r, acc_r), row) in out.iter_mut().zip(acc).zip(&rows) {
         for ((o, a), x) in out_r.iter_mut().zip(acc_r).zip(&xq) {
@@ -387,7 +407,7 @@ fn finish_i8<const R: usize, const S: usize>(acc: [[__m128i; S]; R], rows: [&[u8
 
 #[cfg(test)]
 mod tests {
-    use super::super::{dots as portable, Bf16W, F16W, F32W, FloatWeights};
+    use super::super::{dots as portable, Bf16W, FloatWeights, F16W, F32W};
     use super::*;
 
     struct XorShift(u32);
@@ -417,7 +437,8 @@ mod tests {
                 }
                 b.copy_from_slice(&h.to_le_bytes());
             }
-            let xs: [[f32; 40]; 2] = core::array::from_fn(|_| core::array::from_fn(|_| (rng.next() as i32 as f32) * 1e-9));
+            let xs: [[f32; 40]; 2] =
+                core::array::from_fn(|_| core::array::from_fn(|_| (rng.next() as i32 as f32) * 1e-9));
             let rows: [&[u8]; 3] = core::array::from_fn(|r| &w[W::SIZE * n * r..W::SIZE * n * (r + 1)]);
             let xr = [&xs[0][..n], &xs[1][..n]];
             let want = portable::<W, 3, 2>(rows, xr);
@@ -429,7 +450,10 @@ mod tests {
                     for r in 0..3 {
                         for s in 0..2 {
                             let (g, e) = (got[r][s], want[r][s]);
-                            assert!(g.to_bits() == e.to_bits() || (g.is_nan() && e.is_nan()), "n={n} avx={avx} r={r} s={s}: {g} vs {e}");
+                            assert!(
+                                g.to_bits() == e.to_bits() || (g.is_nan() && e.is_nan()),
+                                "n={n} avx={avx} r={r} s={s}: {g} vs {e}"
+                            );
                         }
                     }
                 } else {
@@ -505,7 +529,8 @@ mod tests {
         let mut rng = XorShift(99);
         for len in (0..=64).chain([255, 256, 511, 512]) {
             let w: [[u8; QBLOCK]; 3] = core::array::from_fn(|_| core::array::from_fn(|_| rng.next() as u8));
-            let q: [[i16; QBLOCK]; 2] = core::array::from_fn(|_| core::array::from_fn(|_| (rng.next() % 65535) as i32 as i16));
+            let q: [[i16; QBLOCK]; 2] =
+                core::array::from_fn(|_| core::array::from_fn(|_| (rng.next() % 65535) as i32 as i16));
             let q = q.map(|b| b.map(|v| v.clamp(-32767, 32767)));
             for avx2 in [false, has_avx2()] {
                 let got = dots_i8_on::<3, 2>([&w[0][..len], &w[1][..len], &w[2][..len]], [&q[0], &q[1]], len, avx2);
