@@ -116,6 +116,10 @@ pub enum TensorName {
     NormInvStd,
     /// `norm.std`.
     NormStd,
+    /// `schedule.a_bar` (optional): coefficient of x_0 in x_{t+1}.
+    ABar,
+    /// `schedule.sigma_bar` (optional): noise scale of x_{t+1} given x_0.
+    SigmaBar,
     /// `calibration.quantiles` (optional).
     CalibrationQuantiles,
     /// `calibration.threshold` (optional).
@@ -133,7 +137,7 @@ pub enum TensorName {
 
 impl TensorName {
     /// The fixed (non-layer) tensors, in slot order.
-    const FIXED: [TensorName; 8] = [
+    const FIXED: [TensorName; 10] = [
         TensorName::Coef1,
         TensorName::Coef2,
         TensorName::PosteriorStd,
@@ -142,6 +146,8 @@ impl TensorName {
         TensorName::NormStd,
         TensorName::CalibrationQuantiles,
         TensorName::CalibrationThreshold,
+        TensorName::ABar,
+        TensorName::SigmaBar,
     ];
 
     /// The name of a fixed tensor, `None` for layer tensors.
@@ -153,6 +159,8 @@ impl TensorName {
             TensorName::NormMean => Some("norm.mean"),
             TensorName::NormInvStd => Some("norm.inv_std"),
             TensorName::NormStd => Some("norm.std"),
+            TensorName::ABar => Some("schedule.a_bar"),
+            TensorName::SigmaBar => Some("schedule.sigma_bar"),
             TensorName::CalibrationQuantiles => Some("calibration.quantiles"),
             TensorName::CalibrationThreshold => Some("calibration.threshold"),
             TensorName::Layer { .. } => None,
@@ -273,6 +281,8 @@ pub(crate) struct Metadata<'a> {
     pub weight_dtype: Option<&'a [u8]>,
     pub energy_layers: Option<&'a [u8]>,
     pub generator_layers: Option<&'a [u8]>,
+    pub anomaly_score: Option<&'a [u8]>,
+    pub reconstruction_draws: Option<&'a [u8]>,
 }
 
 impl<'a> Metadata<'a> {
@@ -287,6 +297,8 @@ impl<'a> Metadata<'a> {
             b"weight_dtype" => &mut self.weight_dtype,
             b"energy_layers" => &mut self.energy_layers,
             b"generator_layers" => &mut self.generator_layers,
+            b"anomaly_score" => &mut self.anomaly_score,
+            b"reconstruction_draws" => &mut self.reconstruction_draws,
             _ => return None,
         })
     }

@@ -6,7 +6,8 @@
 //! copying, and runs
 //!
 //! * energy scoring: [`Model::energy`] f(x, t) and [`Model::anomaly_score`]
-//!   −f(x, 0), in raw data units;
+//!   (−f(x, 0), or the generator's denoising reconstruction error
+//!   [`Model::reconstruction_score`] when the file declares it), in raw data units;
 //! * calibrated decisions (files written with `export --calibrate`):
 //!   [`Model::is_anomaly`], [`Model::verdict`], [`Model::tail_probability`];
 //! * the few-step diffusion sampler: [`Model::sample`] (raw units out),
@@ -110,5 +111,8 @@ mod schedule;
 pub use calibration::Verdict;
 pub use error::Error;
 pub use format::{LayerParam, Net, TensorName, MAX_LAYERS};
-pub use model::{scratch_len_for, Model, WeightDtype, FORMAT_VERSION, MAX_DATA_DIM, MAX_NZ, MAX_QUANTILES, MAX_STEPS};
+pub use energy::{DEFAULT_DRAWS, RECONSTRUCTION_SEED};
+pub use model::{
+    scratch_len_for, Model, ScoreKind, WeightDtype, FORMAT_VERSION, MAX_DATA_DIM, MAX_DRAWS, MAX_NZ, MAX_QUANTILES, MAX_STEPS,
+};
 pub use rng::Rng;

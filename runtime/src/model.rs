@@ -29,16 +29,18 @@ pub const MAX_STEPS: usize = 64;
 pub const MAX_QUANTILES: usize = 4097;
 
 /// Number of `f32` of scratch a model needs, from its dimensions:
-/// `2 * max(data_dim + nz, max_width)`, where `max_width` is the largest
-/// layer output width of either network (the values of
+/// `2 * max(data_dim + nz, max_width) + data_dim`, where `max_width` is the
+/// largest layer output width of either network (the values of
 /// [`Model::data_dim`], [`Model::nz`] and [`Model::max_width`]).
 ///
 /// Layout: two activation buffers of `W = max(data_dim + nz, max_width)`
 /// `f32` each, `scratch[0..W]` and `scratch[W..2W]`; the networks'
 /// layers read one and write the other in turn. The network input
 /// (normalised x for the energy, `concat(x_{t+1}, z)` for the generator) is
-/// written to the first. Only `scratch[0..2W]` is used when the slice is
-/// longer. Saturates instead of overflowing.
+/// written to the first. `scratch[2W..2W + D]` holds the normalised reading
+/// while the reconstruction score runs the generator
+/// ([`Model::reconstruction_score`]). Only `scratch[0..2W + D]` is used when
+/// the slice is longer. Saturates instead of overflowing.
 ///
 /// Being a `const fn`, it can size a buffer at compile time in firmware:
 ///
@@ -47,12 +49,28 @@ pub const MAX_QUANTILES: usize = 4097;
 /// // D = 2, nz = 2, hidden layers 300 wide.
 /// const SCRATCH_LEN: usize = scratch_len_for(2, 2, 300);
 /// let scratch = [0.0f32; SCRATCH_LEN];
-/// assert_eq!(scratch.len(), 600);
+/// assert_eq!(scratch.len(), 602);
 /// ```
 pub const fn scratch_len_for(data_dim: usize, nz: usize, max_width: usize) -> usize {
     let input = data_dim.saturating_add(nz);
     let w = if input > max_width { input } else { max_width };
-    w.saturating_mul(2)
+    w.saturating_mul(2).saturating_add(data_dim)
+}
+
+/// Largest number of noise draws of the reconstruction score
+/// (`reconstruction_draws`).
+pub const MAX_DRAWS: usize = 256;
+
+/// Which anomaly score a model file declares (`__metadata__.anomaly_score`),
+/// the one [`Model::anomaly_score`] and the calibrated decisions use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ScoreKind {
+    /// −f(x, 0), the energy at step 0 (ALGORITHM.md §4; the default).
+    Energy,
+    /// The generator's denoising reconstruction error at step 0:
+    /// [`Model::reconstruction_score`].
+    Reconstruction,
 }
 
 /// The element type of the weight matrices.
@@ -199,6 +217,14 @@ pub struct Model<'a> {
     pub(crate) generator_net: Network<'a>,
     /// The optional anomaly-score calibration (see [`crate::calibration`]).
     pub(crate) calibration: Option<Calibration<'a>>,
+    /// The declared anomaly score.
+    pub(crate) score_kind: ScoreKind,
+    /// Noise draws of the reconstruction score (0 for energy scoring).
+    pub(crate) draws: usize,
+    /// F32 `[T]` each, or empty when the file has none: x_{t+1} =
+    /// a_bar[t] · x_0 + sigma_bar[t] · ε (normalised units).
+    pub(crate) a_bar: &'a [u8],
+    pub(crate) sigma_bar: &'a [u8],
 }
 
 /// Anomaly-score quantiles of held-out normal data and the threshold,
@@ -428,6 +454,23 @@ impl<'a> Model<'a> {
         let std = vector(&header, TensorName::NormStd, data_dim)?;
 
         let calibration = calibration(&header)?;
+        let (a_bar, sigma_bar) = match (
+            header.tensor(TensorName::ABar)?.is_some(),
+            header.tensor(TensorName::SigmaBar)?.is_some(),
+        ) {
+            (false, false) => (&[][..], &[][..]),
+            _ => (vector(&header, TensorName::ABar, steps)?, vector(&header, TensorName::SigmaBar, steps)?),
+        };
+        let (score_kind, draws) = match meta.anomaly_score {
+            None | Some(b"energy") => (ScoreKind::Energy, 0),
+            Some(b"reconstruction") => {
+                if a_bar.is_empty() {
+                    return Err(Error::MissingTensor(TensorName::ABar));
+                }
+                (ScoreKind::Reconstruction, meta_usize(meta.reconstruction_draws, "reconstruction_draws", 1, MAX_DRAWS)?)
+            }
+            Some(_) => return Err(Error::BadMetadata("anomaly_score")),
+        };
         let energy_net = network(&header, Net::Energy, energy_layers, data_dim, 1, steps)?;
         let generator_net = network(&header, Net::Generator, generator_layers, data_dim + nz, data_dim, steps)?;
 
@@ -452,6 +495,10 @@ impl<'a> Model<'a> {
             energy_net,
             generator_net,
             calibration,
+            score_kind,
+            draws,
+            a_bar,
+            sigma_bar,
         })
     }
 
@@ -487,7 +534,7 @@ impl<'a> Model<'a> {
     /// (at least): `scratch_len_for(data_dim, nz, max_width)`; see
     /// [`scratch_len_for`] for the layout.
     pub fn scratch_len(&self) -> usize {
-        self.buf_width.saturating_mul(2)
+        scratch_len_for(self.data_dim, self.nz, self.buf_width)
     }
 
     /// Converts raw data to model units: `out[i] = (raw[i] − mean[i]) · inv_std[i]`
@@ -540,6 +587,9 @@ impl<'a> Model<'a> {
     /// Splits `scratch` into the two activation buffers of `buf_width` each.
     pub(crate) fn split_scratch<'s>(&self, scratch: &'s mut [f32]) -> Result<(&'s mut [f32], &'s mut [f32]), Error> {
         let too_small = Error::ScratchTooSmall { needed: self.scratch_len(), found: scratch.len() };
+        if scratch.len() < self.scratch_len() {
+            return Err(too_small);
+        }
         let (a, rest) = scratch.split_at_mut_checked(self.buf_width).ok_or(too_small)?;
         let b = rest.get_mut(..self.buf_width).ok_or(too_small)?;
         Ok((a, b))

@@ -36,14 +36,14 @@ fn accessors_and_scratch_len() {
     assert_eq!((model.data_dim(), model.nz(), model.steps()), (2, 2, 3));
     assert_eq!(model.weight_dtype(), WeightDtype::F32);
     assert_eq!(model.max_width(), 7);
-    assert_eq!(model.scratch_len(), 14);
+    assert_eq!(model.scratch_len(), 2 * 7 + 2);
     assert_eq!(model.scratch_len(), scratch_len_for(2, 2, model.max_width()));
     // When D + nz is wider than every layer, it sets the buffer width.
     let spec = random_spec_dims(2, 6, 3, 2, &[4]);
     let bytes = spec.build(Wt::F16);
     let model = Model::from_bytes(&bytes).unwrap();
     assert_eq!(model.weight_dtype(), WeightDtype::F16);
-    assert_eq!(model.scratch_len(), 18);
+    assert_eq!(model.scratch_len(), 2 * 9 + 6);
     assert_eq!(model.scratch_len(), scratch_len_for(6, 3, model.max_width()));
     for t in 0..2 {
         assert_eq!(model.coef1(t), Ok(spec.coef1[t]));
@@ -62,7 +62,7 @@ fn accessors_and_scratch_len() {
         assert_eq!(model.weight_dtype(), dtype);
         assert_eq!(dtype.as_str(), wt.meta());
         // Same dimensions and scratch for every precision.
-        assert_eq!(model.scratch_len(), 18);
+        assert_eq!(model.scratch_len(), 2 * 9 + 6);
     }
 }
 

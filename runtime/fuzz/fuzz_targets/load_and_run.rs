@@ -4,7 +4,7 @@
 //! runtime promises `Error::NonFiniteOutput` instead of NaN/inf outputs).
 #![no_main]
 
-use ddaebm_runtime::{Error, Model, Rng};
+use ddaebm_runtime::{Error, Model, Rng, ScoreKind};
 use libfuzzer_sys::fuzz_target;
 
 /// Largest scratch buffer (f32 values) the target allocates; larger ones
@@ -70,7 +70,13 @@ fuzz_target!(|data: &[u8]| {
         }
         let a = finite(model.anomaly_score(&x, &mut scratch), "anomaly_score");
         let e = model.energy(&x, 0, &mut scratch);
-        if let (Ok(a), Ok(e)) = (a, e) {
+        let r = finite(model.reconstruction_score(&x, &mut scratch), "reconstruction_score");
+        if let Ok(r) = r {
+            assert!(r >= 0.0, "reconstruction_score {r} < 0");
+        }
+        if model.score_kind() == ScoreKind::Reconstruction {
+            assert_eq!(a, r, "anomaly_score != reconstruction_score");
+        } else if let (Ok(a), Ok(e)) = (a, e) {
             assert_eq!(a.to_bits(), (-e).to_bits(), "anomaly_score != -energy(x, 0)");
         }
         // Calibrated decisions: consistent with the score, probabilities in [0, 1].
