@@ -63,6 +63,16 @@ struct Cli {
     /// and sample error in data standard deviations (see docs/export.md).
     #[arg(long, default_value_t = 0.1, value_name = "ERR")]
     max_error: f64,
+    /// The anomaly score the file declares (what `anomaly_score`,
+    /// calibration and `is_anomaly` use): `reconstruction` = the generator's
+    /// denoising reconstruction error at step 0, averaged over --draws noise
+    /// draws (the default: it ranked anomalies far better in every
+    /// measurement, docs/export.md), or `energy` = −f(x, 0) (ALGORITHM.md §4).
+    #[arg(long, default_value = "reconstruction", value_parser = ["energy", "reconstruction"], value_name = "KIND")]
+    score: String,
+    /// Noise draws of the reconstruction score (each costs one generator pass).
+    #[arg(long, default_value_t = ddaebm_runtime::DEFAULT_DRAWS, value_name = "N")]
+    draws: usize,
     /// Write the file even when it exceeds --max-error.
     #[arg(long)]
     allow_inaccurate: bool,
@@ -100,6 +110,13 @@ fn run(cli: Cli) -> Result<()> {
         DeployModel::from_checkpoint(&ckpt).with_context(|| format!("cannot export {}", cli.checkpoint.display()))?;
     if !(cli.max_error > 0.0) {
         bail!("--max-error must be positive, got {}", cli.max_error);
+    }
+    if !(1..=ddaebm_runtime::MAX_DRAWS).contains(&cli.draws) {
+        bail!("--draws must be in 1..={}, got {}", ddaebm_runtime::MAX_DRAWS, cli.draws);
+    }
+    if cli.score == "reconstruction" {
+        model.score = ddaebm_runtime::ScoreKind::Reconstruction;
+        model.draws = cli.draws;
     }
 
     // Calibration: the chosen precision's own scores of held-out normal data.
@@ -154,9 +171,9 @@ fn run(cli: Cli) -> Result<()> {
             "rows": rows.iter().map(|r| serde_json::json!({
                 "precision": r.precision.name(),
                 "file_bytes": r.file_bytes,
-                "energy_max_abs_error": r.energy_max,
-                "energy_mean_abs_error": r.energy_mean,
-                "energy_max_relative_error": r.energy_relative,
+                "score_max_abs_error": r.energy_max,
+                "score_mean_abs_error": r.energy_mean,
+                "score_max_relative_error": r.energy_relative,
                 "step_max_abs_error": r.step_max,
                 "step_mean_abs_error": r.step_mean,
                 "sample_max_abs_error": r.sample_max,
@@ -169,8 +186,8 @@ fn run(cli: Cli) -> Result<()> {
     let chosen = rows.iter().find(|r| r.precision == precision).context("internal error: no report row")?;
     if !(chosen.worst() <= cli.max_error) {
         let msg = format!(
-            "the {} export exceeds the accuracy bound: worst error {:.3e} > --max-error {} (energy {:.3e} of the \
-             score spread, generator step {:.3e} σ, sample {:.3e} σ)",
+            "the {} export exceeds the accuracy bound: worst error {:.3e} > --max-error {} (anomaly score {:.3e} of \
+             its spread, generator step {:.3e} σ, sample {:.3e} σ)",
             precision.name(),
             chosen.worst(),
             cli.max_error,
@@ -192,9 +209,10 @@ fn run(cli: Cli) -> Result<()> {
     write_atomic(&out, &bytes)?;
     let params: usize = model.energy.iter().chain(&model.generator).map(|l| l.weight.len() + l.bias.len()).sum();
     println!(
-        "exported {} ({} weights, D = {}, nz = {}, T = {}, {} parameters after folding{}): {} bytes -> {}",
+        "exported {} ({} weights, {} score, D = {}, nz = {}, T = {}, {} parameters after folding{}): {} bytes -> {}",
         ckpt.meta.dataset,
         precision.name(),
+        cli.score,
         model.data_dim,
         model.nz,
         model.steps,
@@ -298,6 +316,14 @@ fn inspect(path: &std::path::Path) -> Result<()> {
             .map(|(_, t)| t.shape.iter().product::<usize>())
             .sum()
     };
+    println!(
+        "anomaly score: {}",
+        match model.score_kind() {
+            ddaebm_runtime::ScoreKind::Energy => "energy, -f(x, 0)".to_string(),
+            ddaebm_runtime::ScoreKind::Reconstruction =>
+                "reconstruction error of the generator at step 0 (reconstruction_draws generator passes)".to_string(),
+        }
+    );
     match model.threshold() {
         Some(th) => println!(
             "calibration: threshold {th} on the anomaly score, {} quantiles (is_anomaly / tail_probability available)",

@@ -6,6 +6,7 @@ use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
 use crate::calibrate::Calibration;
+use ddaebm_runtime::ScoreKind;
 use crate::checkpoint::{f32_le_bytes, Checkpoint, ScheduleKind};
 use crate::fold::{fold_net, FoldError, Layer};
 
@@ -84,6 +85,15 @@ pub struct DeployModel {
     pub info: Vec<(String, String)>,
     /// Anomaly-score calibration (`export --calibrate`), if any.
     pub calibration: Option<Calibration>,
+    /// x_{t+1} = a_bar[t] · x_0 + sigma_bar[t] · ε, for t = 0..T (the
+    /// checkpoint's `a_bar[t + 1]`, `sigma_bar[t + 1]`).
+    pub a_bar: Vec<f64>,
+    /// See `a_bar`.
+    pub sigma_bar: Vec<f64>,
+    /// The anomaly score the file declares.
+    pub score: ScoreKind,
+    /// Noise draws of the reconstruction score.
+    pub draws: usize,
 }
 
 impl DeployModel {
@@ -129,6 +139,10 @@ impl DeployModel {
                 ("iters".into(), m.iteration.to_string()),
             ],
             calibration: None,
+            a_bar: s.a_bar.iter().skip(1).copied().collect(),
+            sigma_bar: s.sigma_bar.iter().skip(1).copied().collect(),
+            score: ScoreKind::Energy,
+            draws: ddaebm_runtime::DEFAULT_DRAWS,
         })
     }
 
@@ -149,6 +163,10 @@ impl DeployModel {
             ),
             ("norm.std".into(), Dtype::F32, vec![self.data_dim], f32s(&self.std)),
         ];
+        if self.a_bar.len() == self.steps && self.sigma_bar.len() == self.steps {
+            entries.push(("schedule.a_bar".into(), Dtype::F32, vec![self.steps], f32s(&self.a_bar)));
+            entries.push(("schedule.sigma_bar".into(), Dtype::F32, vec![self.steps], f32s(&self.sigma_bar)));
+        }
         if let Some(c) = &self.calibration {
             entries.push(("calibration.quantiles".into(), Dtype::F32, vec![c.quantiles.len()], f32_le_bytes(&c.quantiles)));
             entries.push(("calibration.threshold".into(), Dtype::F32, vec![1], f32_le_bytes(&[c.threshold])));
@@ -191,6 +209,10 @@ impl DeployModel {
             ("energy_layers".into(), self.energy.len().to_string()),
             ("generator_layers".into(), self.generator.len().to_string()),
         ]);
+        if self.score == ScoreKind::Reconstruction {
+            meta.insert("anomaly_score".into(), "reconstruction".into());
+            meta.insert("reconstruction_draws".into(), self.draws.to_string());
+        }
         if let Some(c) = &self.calibration {
             meta.insert("calibration_rows".into(), c.rows.to_string());
             meta.insert("threshold_level".into(), c.level.to_string());
@@ -249,6 +271,10 @@ mod tests {
             std: vec![2.0, 0.5],
             info: vec![],
             calibration: None,
+            a_bar: vec![0.9, 0.6, 0.3],
+            sigma_bar: vec![0.4, 0.8, 0.95],
+            score: ScoreKind::Energy,
+            draws: 8,
         }
     }
 

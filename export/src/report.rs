@@ -214,7 +214,7 @@ pub fn measure(
 pub fn table(rows: &[Row], chosen: Precision) -> String {
     let f32_auroc = rows.iter().find(|r| r.precision == Precision::F32).and_then(|r| r.auroc);
     let mut s = String::from(
-        "| precision | file bytes | energy max abs err | energy mean abs err | energy max / spread \
+        "| precision | file bytes | score max abs err | score mean abs err | score max / spread \
          | step max err (σ) | sample max err (σ) | sample mean err (σ) | AUROC | AUROC change |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );

@@ -1,5 +1,6 @@
 //! Every precision end to end: a user's CSV → `trainer fit` → `export
-//! --{f32,fp16,bf16,int8} --calibrate --probe --report` → the runtime, with
+//! --{f32,fp16,bf16,int8} --calibrate --probe --report` → the runtime (the
+//! default reconstruction score, then the energy score on request), with
 //! the stated accuracy bounds; the calibration's threshold and quantiles
 //! are what the exported model's own scores give; `export score` reports
 //! what an independent computation gives; an export over its error bound
@@ -95,11 +96,11 @@ fn every_precision_with_calibration_report_and_scoring() {
         let rows = r["rows"].as_array().unwrap();
         assert_eq!(rows.len(), 4);
         let row = |p: &str| rows.iter().find(|x| x["precision"] == p).unwrap().clone();
-        for key in ["energy_max_abs_error", "step_max_abs_error", "sample_max_abs_error"] {
+        for key in ["score_max_abs_error", "step_max_abs_error", "sample_max_abs_error"] {
             assert_eq!(row("f32")[key], 0.0, "{key}");
         }
         let mine = row(name);
-        for key in ["energy_max_relative_error", "step_max_abs_error", "sample_max_abs_error"] {
+        for key in ["score_max_relative_error", "step_max_abs_error", "sample_max_abs_error"] {
             let v = mine[key].as_f64().unwrap();
             assert!(v <= bound, "{name}: {key} = {v:e} > {bound:e}");
         }
@@ -145,6 +146,40 @@ fn every_precision_with_calibration_report_and_scoring() {
             assert_eq!(cells[2], if *score as f32 > th { "1" } else { "0" });
         }
     }
+
+    // The reconstruction score: declared in the file, used by anomaly_score
+    // and the calibration; far-off readings reconstruct badly.
+    let rec = d.join("model-rec.safetensors");
+    let c = s(&d.join("calib.csv"));
+    run_args(["export", &ckpt, "--score", "reconstruction", "--draws", "4", "--calibrate", &c, "-o", &s(&rec)]).unwrap();
+    let bytes = std::fs::read(&rec).unwrap();
+    let model = Model::from_bytes(&bytes).unwrap();
+    assert_eq!(model.score_kind(), ddaebm_runtime::ScoreKind::Reconstruction);
+    let mut scratch = vec![0f32; model.scratch_len()];
+    let mut scores: Vec<f64> = Vec::new();
+    for (x, _) in &calib {
+        let a = model.anomaly_score(x, &mut scratch).unwrap();
+        assert_eq!(a.to_bits(), model.reconstruction_score(x, &mut scratch).unwrap().to_bits());
+        scores.push(f64::from(a));
+    }
+    scores.sort_by(f64::total_cmp);
+    assert_eq!(model.threshold(), Some(quantile(&scores, 0.99) as f32));
+    let test_scores: Vec<f64> =
+        test.iter().map(|(x, _)| f64::from(model.anomaly_score(x, &mut scratch).unwrap())).collect();
+    let labels: Vec<bool> = test.iter().map(|(_, l)| *l).collect();
+    let rec_auroc = auroc(&test_scores, &labels);
+    eprintln!("reconstruction-score AUROC on the ring anomalies: {rec_auroc:.4}");
+    assert!(rec_auroc > 0.9, "reconstruction AUROC {rec_auroc}");
+
+    // The energy score on request: −f(x, 0), as ALGORITHM.md defines it.
+    let energy = d.join("model-energy.safetensors");
+    run_args(["export", &ckpt, "--score", "energy", "-o", &s(&energy)]).unwrap();
+    let bytes = std::fs::read(&energy).unwrap();
+    let model = Model::from_bytes(&bytes).unwrap();
+    assert_eq!(model.score_kind(), ddaebm_runtime::ScoreKind::Energy);
+    let x = test[0].0;
+    let f = model.energy(&x, 0, &mut scratch).unwrap();
+    assert_eq!(model.anomaly_score(&x, &mut scratch).unwrap().to_bits(), (-f).to_bits());
 
     // Over the bound: refused with a message naming the override, nothing written.
     let refused = d.join("refused.safetensors");
