@@ -375,9 +375,11 @@ pub(crate) fn wide_simd() -> bool {
 /// the host (independent SIMD accumulator chains), 1 on 32-bit Arm, where
 /// the aligned F32 / F16 rows take the `mcu` loops and the portable path
 /// only serves BF16 and unaligned files (smaller code).
+#[cfg(not(all(target_arch = "arm", target_os = "none", target_abi = "eabihf")))]
 const HOST_ROWS: usize = if cfg!(target_arch = "arm") { 1 } else { 4 };
 
 /// `y = W x + b` for float weights, portable: [`HOST_ROWS`] rows at a time.
+#[cfg(not(all(target_arch = "arm", target_os = "none", target_abi = "eabihf")))]
 fn matvec_float<W: FloatWeights>(weight: &[u8], x: &[f32], bias: &[u8], y: &mut [f32]) {
     let row_bytes = x.len().saturating_mul(W::SIZE);
     if row_bytes == 0 {
@@ -421,23 +423,38 @@ fn matvec_float<W: FloatWeights>(weight: &[u8], x: &[f32], bias: &[u8], y: &mut 
 /// (validated at load); with shorter inputs the loops stop early instead of
 /// panicking.
 pub(crate) fn matvec(weight: &[u8], dtype: Dtype, scale: &[u8], x: &[f32], bias: &[u8], y: &mut [f32]) {
+    #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
     match dtype {
-        Dtype::F32 => {
-            #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
-            if mcu::matvec_f32(weight, x, bias, y) {
-                return;
-            }
-            matvec_float::<F32W>(weight, x, bias, y)
-        }
-        Dtype::F16 => {
-            #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
-            if mcu::matvec_f16(weight, x, bias, y) {
-                return;
-            }
-            matvec_float::<F16W>(weight, x, bias, y)
-        }
+        Dtype::I8 => matvec_i8(weight, scale, x, bias, y),
+        _ => mcu::matvec_float(weight, dtype, x, bias, y),
+    }
+    #[cfg(not(all(target_arch = "arm", target_os = "none", target_abi = "eabihf")))]
+    match dtype {
+        Dtype::F32 => matvec_float::<F32W>(weight, x, bias, y),
+        Dtype::F16 => matvec_float::<F16W>(weight, x, bias, y),
         Dtype::Bf16 => matvec_float::<Bf16W>(weight, x, bias, y),
         Dtype::I8 => matvec_i8(weight, scale, x, bias, y),
+    }
+}
+
+/// [`matvec`], then [`prelu`] with `slope` if there is one (fused into the
+/// int8 kernel on the DSP path; same bits either way).
+pub(crate) fn layer(
+    weight: &[u8],
+    dtype: Dtype,
+    scale: &[u8],
+    x: &[f32],
+    bias: &[u8],
+    y: &mut [f32],
+    slope: Option<f32>,
+) {
+    #[cfg(ddaebm_dsp)]
+    if dtype == Dtype::I8 {
+        return matvec_i8_act(weight, scale, x, bias, y, slope);
+    }
+    matvec(weight, dtype, scale, x, bias, y);
+    if let Some(slope) = slope {
+        prelu(y, slope);
     }
 }
 
@@ -446,16 +463,14 @@ pub(crate) fn matvec(weight: &[u8], dtype: Dtype, scale: &[u8], x: &[f32], bias:
 /// is NaN or infinite. Below [`QTINY`] both are 0 (all `xq` = 0).
 #[inline]
 pub(crate) fn quant_scale(x: &[f32]) -> Option<(f32, f32)> {
-    let mut m = 0.0f32;
-    let mut finite = true;
+    // The largest |x| as bits: for non-negative floats the bit patterns
+    // order like the values, infinity is 0x7f80_0000, NaNs are above it.
+    let mut mb = 0u32;
     for &v in x {
-        let a = f32::from_bits(v.to_bits() & 0x7fff_ffff);
-        finite &= a <= f32::MAX;
-        if a > m {
-            m = a;
-        }
+        mb = mb.max(v.to_bits() & 0x7fff_ffff);
     }
-    if !finite {
+    let m = f32::from_bits(mb);
+    if mb >= 0x7f80_0000 {
         None
     } else if m < QTINY {
         Some((0.0, 0.0))
@@ -467,6 +482,7 @@ pub(crate) fn quant_scale(x: &[f32]) -> Option<(f32, f32)> {
 /// `xq = clamp(trunc(x · inv ± 0.5), −32767, 32767)`: round half away from
 /// zero, computed in f32 (so the same on every target).
 #[inline(always)]
+#[cfg_attr(ddaebm_dsp, allow(dead_code))]
 pub(crate) fn quantise(v: f32, inv: f32) -> i16 {
     let t = v * inv;
     let r = if t < 0.0 { t - 0.5 } else { t + 0.5 };
@@ -595,27 +611,73 @@ pub(crate) fn matvec_i8_multi<const S: usize>(
 /// As the portable [`matvec_i8`], on the Armv7E-M DSP path (SMLAD).
 #[cfg(ddaebm_dsp)]
 pub(crate) fn matvec_i8(weight: &[u8], scale: &[u8], x: &[f32], bias: &[u8], y: &mut [f32]) {
-    let n = x.len();
+    matvec_i8_act(weight, scale, x, bias, y, None);
+}
+
+/// [`matvec_i8`] followed by [`prelu`] with `slope` (if any), on the DSP
+/// path. Layers of at most [`QBLOCK`] inputs, a multiple of 4, with
+/// word-aligned weights, scales and biases (every layer of `export`'s files
+/// but a first layer whose input size is not a multiple of 4) run in
+/// [`dsp::rows`]: two rows per pass over the quantised input, scale, bias and
+/// PReLU applied in the same loop. Others run one row at a time, one element
+/// at a time (slow, small code). Same bits either way.
+#[cfg(ddaebm_dsp)]
+pub(crate) fn matvec_i8_act(weight: &[u8], scale: &[u8], x: &[f32], bias: &[u8], y: &mut [f32], slope: Option<f32>) {
+    let (n, m) = (x.len(), y.len());
     let Some((sx, inv)) = quant_scale(x) else {
         y.iter_mut().for_each(|v| *v = f32::NAN);
         return;
     };
-    y.iter_mut().for_each(|v| *v = 0.0);
-    if n > 0 {
+    // No PReLU = slope 1.0, which leaves every value as it is (v · 1.0 == v).
+    let slope = slope.unwrap_or(1.0);
+    let word_aligned = |b: &[u8]| b.as_ptr() as usize % 4 == 0;
+    let fits = weight.len() / n.max(1) >= m && scale.len() / 4 >= m && bias.len() / 4 >= m;
+    if n <= QBLOCK && n % 4 == 0 && fits && word_aligned(weight) && word_aligned(scale) && word_aligned(bias) {
         let mut buf = [0u32; QBLOCK / 2];
-        for (k, xb) in x.chunks(QBLOCK).enumerate() {
-            let start = k * QBLOCK;
-            let len = xb.len();
-            dsp::quantise_block(xb, inv, &mut buf);
-            for (yj, row) in y.iter_mut().zip(weight.chunks_exact(n)) {
-                let Some(part) = row.get(start..start + len) else { break };
-                *yj += dsp::dot_i8(part, &buf) as f32;
+        dsp::quantise_block(x, inv, &mut buf);
+        let pairs = m / 2;
+        if pairs > 0 {
+            dsp::rows(weight, n, pairs, false, &buf, scale, bias, y, sx, slope);
+        }
+        if m % 2 == 1 {
+            // The odd last row, paired with itself.
+            let k = m - 1;
+            let s = f32_at(scale, k).unwrap_or(f32::NAN);
+            let b = f32_at(bias, k).unwrap_or(f32::NAN);
+            let mut out = [0.0f32; 2];
+            let (s2, b2) = (pair_bytes(s), pair_bytes(b));
+            dsp::rows(weight.get(k * n..).unwrap_or(&[]), n, 1, true, &buf, &s2.0, &b2.0, &mut out, sx, slope);
+            if let Some(yk) = y.get_mut(k) {
+                *yk = out[0];
             }
         }
+        return;
     }
-    for ((yj, sj), bj) in y.iter_mut().zip(scale.chunks_exact(4)).zip(bias.chunks_exact(4)) {
-        *yj = (sx * f32_le(sj)) * *yj + f32_le(bj);
+    for (j, yj) in y.iter_mut().enumerate() {
+        let row = weight.get(j * n..j * n + n).unwrap_or(&[]);
+        let mut acc = 0.0f32;
+        for (wb, xb) in row.chunks(QBLOCK).zip(x.chunks(QBLOCK)) {
+            let mut d = 0i32;
+            for (&w, &v) in wb.iter().zip(xb) {
+                d += i32::from(w as i8) * i32::from(quantise(v, inv));
+            }
+            acc += d as f32;
+        }
+        let v = (sx * f32_at(scale, j).unwrap_or(f32::NAN)) * acc + f32_at(bias, j).unwrap_or(f32::NAN);
+        *yj = if v < 0.0 { v * slope } else { v };
     }
+}
+
+/// 8 bytes at a word-aligned address.
+#[cfg(ddaebm_dsp)]
+#[repr(align(4))]
+struct Aligned8([u8; 8]);
+
+/// `[v, v]` as little-endian f32 bytes, word-aligned.
+#[cfg(ddaebm_dsp)]
+fn pair_bytes(v: f32) -> Aligned8 {
+    let b = v.to_le_bytes();
+    Aligned8([b[0], b[1], b[2], b[3], b[0], b[1], b[2], b[3]])
 }
 
 /// PReLU in place: `y = if y >= 0 { y } else { slope * y }` (NaN stays NaN).
@@ -635,22 +697,25 @@ pub(crate) fn prelu(y: &mut [f32], slope: f32) {
 /// code. Bit-identical to the portable kernel (firmware parity test).
 #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
 mod mcu {
-    use super::{add_tail, f32_le, FloatWeights, F16W, F32W, LANES};
+    use super::{bf16_le, f16_le, f32_le, reduce, Dtype, LANES};
 
     /// Initial partial sums (+0.0), loaded with one `VLDM`.
     static ZEROS: [f32; 16] = [0.0; 16];
 
-    /// Two rows (`w0`, `w1`, 4-byte aligned, `chunks · 32` bytes of F32
-    /// each) against `x` (`chunks · 8` values): the 2 × 8 partial sums.
+    /// Two rows (`w0`, `w1`, 4-byte aligned, `n = chunks · 8 + tail` F32
+    /// each) against `x` (`n` values): both finished dot products (the 8
+    /// partial sums, their fixed reduction, then the `tail` elements in
+    /// order), bias not added.
     #[allow(unsafe_code)]
     #[inline(always)]
-    fn f32_rows2(w0: &[u8], w1: &[u8], x: &[f32], chunks: usize) -> [f32; 2] {
-        if chunks == 0 || w0.len() < chunks * 32 || w1.len() < chunks * 32 || x.len() < chunks * LANES {
+    fn f32_rows2(w0: &[u8], w1: &[u8], x: &[f32], chunks: usize, tail: usize) -> [f32; 2] {
+        let n = chunks * LANES + tail;
+        if w0.len() < n * 4 || w1.len() < n * 4 || x.len() < n {
             return [f32::NAN; 2];
         }
         let (r0, r1): (u32, u32);
-        // SAFETY: reads `chunks · 32` bytes from each of `w0` and `w1` and
-        // `chunks · 8` f32 from `x`, all checked in bounds just above; `w0`
+        // SAFETY: reads `n · 4` bytes from each of `w0` and `w1` and `n` f32
+        // from `x` (`n = chunks · 8 + tail`), all checked in bounds just above; `w0`
         // and `w1` are 4-byte aligned (checked by the caller) as VLDM needs,
         // `x` is an f32 slice; the 16 initial zeros come from the static
         // `ZEROS` (aligned f32 array). Writes no memory, only the declared
@@ -660,6 +725,8 @@ mod mcu {
         unsafe {
             core::arch::asm!(
                 "vldmia {zeros}, {{s16-s31}}",
+                "cmp {n}, #0",
+                "beq 3f",
                 "2:",
                 "vldmia {x}!, {{s0-s7}}",
                 "vldmia {w0}!, {{s8-s15}}",
@@ -682,6 +749,7 @@ mod mcu {
                 "vmla.f32 s31, s7, s15",
                 "subs {n}, {n}, #1",
                 "bne 2b",
+                "3:",
                 // The fixed reduction ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)), both rows.
                 "vadd.f32 s16, s16, s20",
                 "vadd.f32 s18, s18, s22",
@@ -697,6 +765,18 @@ mod mcu {
                 "vadd.f32 s24, s24, s26",
                 "vadd.f32 s25, s25, s27",
                 "vadd.f32 s24, s24, s25",
+                // The tail, in order: s += w[i]·x[i].
+                "cmp {m}, #0",
+                "beq 5f",
+                "4:",
+                "vldmia {x}!, {{s0}}",
+                "vldmia {w0}!, {{s1}}",
+                "vldmia {w1}!, {{s2}}",
+                "vmla.f32 s16, s0, s1",
+                "vmla.f32 s24, s0, s2",
+                "subs {m}, {m}, #1",
+                "bne 4b",
+                "5:",
                 "vmov {r0}, s16",
                 "vmov {r1}, s24",
                 zeros = in(reg) ZEROS.as_ptr(),
@@ -706,6 +786,7 @@ mod mcu {
                 w0 = inout(reg) w0.as_ptr() => _,
                 w1 = inout(reg) w1.as_ptr() => _,
                 n = inout(reg) chunks => _,
+                m = inout(reg) tail => _,
                 out("s0") _, out("s1") _, out("s2") _, out("s3") _,
                 out("s4") _, out("s5") _, out("s6") _, out("s7") _,
                 out("s8") _, out("s9") _, out("s10") _, out("s11") _,
@@ -720,21 +801,26 @@ mod mcu {
         [f32::from_bits(r0), f32::from_bits(r1)]
     }
 
-    /// As [`f32_rows2`] for F16 rows (`chunks · 16` bytes each, 4-byte
-    /// aligned): `VLDM` loads eight halves into s8–s11, `VCVTT` / `VCVTB`
-    /// widen the top / bottom halves exactly (s12–s15 take the odd elements).
+    /// As [`f32_rows2`] for F16 rows (`n · 2` bytes each, 4-byte aligned):
+    /// `VLDM` loads eight halves into s8–s11, `VCVTT` / `VCVTB` widen the top
+    /// / bottom halves exactly (s12–s15 take the odd elements); the tail
+    /// halves come one at a time through `LDRH` + `VCVTB`.
     #[allow(unsafe_code)]
     #[inline(always)]
-    fn f16_rows2(w0: &[u8], w1: &[u8], x: &[f32], chunks: usize) -> [f32; 2] {
-        if chunks == 0 || w0.len() < chunks * 16 || w1.len() < chunks * 16 || x.len() < chunks * LANES {
+    fn f16_rows2(w0: &[u8], w1: &[u8], x: &[f32], chunks: usize, tail: usize) -> [f32; 2] {
+        let n = chunks * LANES + tail;
+        if w0.len() < n * 2 || w1.len() < n * 2 || x.len() < n {
             return [f32::NAN; 2];
         }
         let (r0, r1): (u32, u32);
-        // SAFETY: as in `f32_rows2`, with `chunks · 16` bytes per row (checked
-        // above) and 4-byte aligned rows (checked by the caller).
+        // SAFETY: as in `f32_rows2`, with `n · 2` bytes per row (checked
+        // above; the tail's LDRH needs no alignment) and 4-byte aligned rows
+        // (checked by the caller).
         unsafe {
             core::arch::asm!(
                 "vldmia {zeros}, {{s16-s31}}",
+                "cmp {n}, #0",
+                "beq 3f",
                 "2:",
                 "vldmia {x}!, {{s0-s7}}",
                 "vldmia {w0}!, {{s8-s11}}",
@@ -773,6 +859,7 @@ mod mcu {
                 "vmla.f32 s31, s7, s15",
                 "subs {n}, {n}, #1",
                 "bne 2b",
+                "3:",
                 // The fixed reduction ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)), both rows.
                 "vadd.f32 s16, s16, s20",
                 "vadd.f32 s18, s18, s22",
@@ -788,6 +875,22 @@ mod mcu {
                 "vadd.f32 s24, s24, s26",
                 "vadd.f32 s25, s25, s27",
                 "vadd.f32 s24, s24, s25",
+                // The tail, in order: s += w[i]·x[i].
+                "cmp {m}, #0",
+                "beq 5f",
+                "4:",
+                "vldmia {x}!, {{s0}}",
+                "ldrh {t}, [{w0}], #2",
+                "vmov s1, {t}",
+                "vcvtb.f32.f16 s1, s1",
+                "ldrh {t}, [{w1}], #2",
+                "vmov s2, {t}",
+                "vcvtb.f32.f16 s2, s2",
+                "vmla.f32 s16, s0, s1",
+                "vmla.f32 s24, s0, s2",
+                "subs {m}, {m}, #1",
+                "bne 4b",
+                "5:",
                 "vmov {r0}, s16",
                 "vmov {r1}, s24",
                 zeros = in(reg) ZEROS.as_ptr(),
@@ -797,6 +900,8 @@ mod mcu {
                 w0 = inout(reg) w0.as_ptr() => _,
                 w1 = inout(reg) w1.as_ptr() => _,
                 n = inout(reg) chunks => _,
+                m = inout(reg) tail => _,
+                t = out(reg) _,
                 out("s0") _, out("s1") _, out("s2") _, out("s3") _,
                 out("s4") _, out("s5") _, out("s6") _, out("s7") _,
                 out("s8") _, out("s9") _, out("s10") _, out("s11") _,
@@ -811,48 +916,69 @@ mod mcu {
         [f32::from_bits(r0), f32::from_bits(r1)]
     }
 
-    /// Row pairs through `rows2`, an odd last row paired with itself; the
-    /// tails and the reduction as the portable kernel. Returns false (and
-    /// writes nothing) when the weights are not 4-byte aligned row by row,
-    /// so the caller takes the portable path.
+    /// One float weight of `dtype` from its bytes (exact; NaN for I8, which
+    /// never comes here).
     #[inline(always)]
-    fn matvec_pairs<W: FloatWeights>(
-        weight: &[u8],
-        x: &[f32],
-        bias: &[u8],
-        y: &mut [f32],
-        rows2: impl Fn(&[u8], &[u8], &[f32], usize) -> [f32; 2],
-    ) -> bool {
-        let n = x.len();
-        let row_bytes = n * W::SIZE;
-        if n < LANES || weight.as_ptr() as usize % 4 != 0 || row_bytes % 4 != 0 {
-            return false;
+    fn elem(dtype: Dtype, b: &[u8]) -> f32 {
+        match dtype {
+            Dtype::F32 => f32_le(b),
+            Dtype::F16 => f16_le(b),
+            Dtype::Bf16 => bf16_le(b),
+            Dtype::I8 => f32::NAN,
         }
-        let chunks = n / LANES;
-        let body = chunks * LANES * W::SIZE;
-        let (x_body, x_tail) = x.split_at(chunks * LANES);
-        let mut rows = weight.chunks_exact(row_bytes).zip(bias.chunks_exact(4)).zip(y.iter_mut());
-        loop {
-            let Some(((r0, b0), y0)) = rows.next() else { break };
-            let second = rows.next();
-            let r1 = second.as_ref().map_or(r0, |((r, _), _)| *r);
-            let a = rows2(r0, r1, x_body, chunks);
-            *y0 = add_tail::<W>(a[0], r0.get(body..).unwrap_or(&[]), x_tail) + f32_le(b0);
-            if let Some(((r1, b1), y1)) = second {
-                *y1 = add_tail::<W>(a[1], r1.get(body..).unwrap_or(&[]), x_tail) + f32_le(b1);
+    }
+
+    /// `y = W x + b` for float weights on the MCU, one function for every
+    /// float dtype (small code): F32 / F16 files whose rows are all 4-byte
+    /// aligned run in row pairs through `f32_rows2` / `f16_rows2` (an odd
+    /// last row paired with itself); BF16 and unaligned rows one row and
+    /// one element at a time (slow, same order). Both in the canonical
+    /// order of the module docs.
+    #[inline(never)]
+    pub(super) fn matvec_float(weight: &[u8], dtype: Dtype, x: &[f32], bias: &[u8], y: &mut [f32]) {
+        let n = x.len();
+        let size = dtype.size();
+        let row_bytes = n * size;
+        let (chunks, tail) = (n / LANES, n % LANES);
+        let fast = matches!(dtype, Dtype::F32 | Dtype::F16)
+            && weight.as_ptr() as usize % 4 == 0
+            && row_bytes % 4 == 0;
+        let mut rows = weight.chunks_exact(row_bytes.max(1));
+        let mut outs = y.iter_mut().zip(bias.chunks_exact(4));
+        while let Some((y0, b0)) = outs.next() {
+            let r0 = if row_bytes == 0 { &[][..] } else { rows.next().unwrap_or(&[]) };
+            if !fast {
+                let mut acc = [0.0f32; LANES];
+                let mut s = 0.0;
+                for (i, (w, xi)) in r0.chunks_exact(size).zip(x).enumerate() {
+                    let p = elem(dtype, w) * *xi;
+                    if i < chunks * LANES {
+                        acc[i % LANES] += p;
+                    } else {
+                        if i == chunks * LANES {
+                            s = reduce(acc);
+                        }
+                        s += p;
+                    }
+                }
+                if tail == 0 {
+                    s = reduce(acc);
+                }
+                *y0 = s + f32_le(b0);
+                continue;
+            }
+            let second = if row_bytes == 0 { None } else { rows.next().zip(outs.next()) };
+            let r1 = second.as_ref().map_or(r0, |(r, _)| *r);
+            let a = if dtype == Dtype::F16 {
+                f16_rows2(r0, r1, x, chunks, tail)
+            } else {
+                f32_rows2(r0, r1, x, chunks, tail)
+            };
+            *y0 = a[0] + f32_le(b0);
+            if let Some((_, (y1, b1))) = second {
+                *y1 = a[1] + f32_le(b1);
             }
         }
-        true
-    }
-
-    /// F32 weights; false if the portable path must run instead.
-    pub(super) fn matvec_f32(weight: &[u8], x: &[f32], bias: &[u8], y: &mut [f32]) -> bool {
-        matvec_pairs::<F32W>(weight, x, bias, y, f32_rows2)
-    }
-
-    /// F16 weights; false if the portable path must run instead.
-    pub(super) fn matvec_f16(weight: &[u8], x: &[f32], bias: &[u8], y: &mut [f32]) -> bool {
-        matvec_pairs::<F16W>(weight, x, bias, y, f16_rows2)
     }
 }
 
@@ -866,109 +992,248 @@ mod mcu {
 /// portable `dot_i8` bit for bit.
 #[cfg(ddaebm_dsp)]
 mod dsp {
-    use super::{quantise, QBLOCK};
+    use super::QBLOCK;
 
-    /// Quantises `x` (at most `QBLOCK` values) into SMLAD pair order.
+    /// Quantises `x` (at most `QBLOCK` values) into SMLAD pair order, as
+    /// [`quantise`](super::quantise) without its clamp: with `inv = 32767 /
+    /// max|x|` (or 0) every `|x · inv|` is at most `32767 + 2⁻⁹` after
+    /// rounding, so `trunc(x · inv ± 0.5)` already lies in −32767..=32767 and
+    /// the clamp never changes a value (same bits as the portable path).
     #[inline]
     pub(super) fn quantise_block(x: &[f32], inv: f32, buf: &mut [u32; QBLOCK / 2]) {
+        let q = |v: f32| {
+            let t = v * inv;
+            let r = if t < 0.0 { t - 0.5 } else { t + 0.5 };
+            (r as i32) as u32
+        };
         let mut groups = x.chunks_exact(4);
         let mut words = buf.chunks_exact_mut(2);
         for (g, w) in (&mut groups).zip(&mut words) {
             if let ([a, b, c, d], [w0, w1]) = (g, w) {
-                let q = |v: f32| u32::from(quantise(v, inv) as u16);
-                *w0 = q(*a) | (q(*c) << 16);
-                *w1 = q(*b) | (q(*d) << 16);
+                *w0 = (q(*a) & 0xffff) | (q(*c) << 16);
+                *w1 = (q(*b) & 0xffff) | (q(*d) << 16);
             }
         }
         // A partial last group: the missing inputs are 0.
         let rest = groups.remainder();
         if let Some([w0, w1]) = words.next().map(|w| <&mut [u32; 2]>::try_from(w)).and_then(Result::ok) {
-            let q = |i: usize| rest.get(i).map_or(0, |&v| u32::from(quantise(v, inv) as u16));
-            *w0 = q(0) | (q(2) << 16);
-            *w1 = q(1) | (q(3) << 16);
+            let q = |i: usize| rest.get(i).map_or(0, |&v| q(v));
+            *w0 = (q(0) & 0xffff) | (q(2) << 16);
+            *w1 = (q(1) & 0xffff) | (q(3) << 16);
         }
     }
 
-    /// xq[i] from the pair-ordered buffer.
-    #[inline(always)]
-    fn xq_at(buf: &[u32; QBLOCK / 2], i: usize) -> i32 {
-        let word = buf.get(2 * (i / 4) + (i % 4) % 2).copied().unwrap_or(0);
-        i32::from((word >> (16 * ((i % 4) / 2))) as u16 as i16)
-    }
-
-    /// Σ q[i]·xq[i] over `row` (at most `QBLOCK` bytes), exact in i32.
-    #[allow(unsafe_code)]
-    #[inline]
-    pub(super) fn dot_i8(row: &[u8], buf: &[u32; QBLOCK / 2]) -> i32 {
-        let groups = row.len() / 16;
-        let quads = (row.len() % 16) / 4;
-        let mut acc: i32 = 0;
-        if groups > 0 || quads > 0 {
-            // SAFETY: reads `groups · 16 + quads · 4` (≤ row.len()) bytes of
-            // `row` with LDR, which allows unaligned addresses on Armv7-M,
-            // and half as many words of `buf` (≤ QBLOCK / 2 since row.len() ≤
-            // QBLOCK) with LDM on the word-aligned array. Writes only the
-            // declared registers and the flags (SMLAD may set Q, which
-            // nothing reads); no stack.
-            unsafe {
-                core::arch::asm!(
-                    "cmp {n}, #0",
-                    "beq 3f",
-                    "2:",
-                    "ldm {xp}!, {{r2, r3, r4, r5}}",
-                    "ldr {w}, [{wp}], #4",
-                    "sxtb16 {t}, {w}",
-                    "sxtb16 {w}, {w}, ror #8",
-                    "smlad {acc}, {t}, r2, {acc}",
-                    "smlad {acc}, {w}, r3, {acc}",
-                    "ldr {w}, [{wp}], #4",
-                    "sxtb16 {t}, {w}",
-                    "sxtb16 {w}, {w}, ror #8",
-                    "smlad {acc}, {t}, r4, {acc}",
-                    "smlad {acc}, {w}, r5, {acc}",
-                    "ldm {xp}!, {{r2, r3, r4, r5}}",
-                    "ldr {w}, [{wp}], #4",
-                    "sxtb16 {t}, {w}",
-                    "sxtb16 {w}, {w}, ror #8",
-                    "smlad {acc}, {t}, r2, {acc}",
-                    "smlad {acc}, {w}, r3, {acc}",
-                    "ldr {w}, [{wp}], #4",
-                    "sxtb16 {t}, {w}",
-                    "sxtb16 {w}, {w}, ror #8",
-                    "smlad {acc}, {t}, r4, {acc}",
-                    "smlad {acc}, {w}, r5, {acc}",
-                    "subs {n}, {n}, #1",
-                    "bne 2b",
-                    // Groups of four left over.
-                    "3:",
-                    "cmp {m}, #0",
-                    "beq 5f",
-                    "4:",
-                    "ldm {xp}!, {{r2, r3}}",
-                    "ldr {w}, [{wp}], #4",
-                    "sxtb16 {t}, {w}",
-                    "sxtb16 {w}, {w}, ror #8",
-                    "smlad {acc}, {t}, r2, {acc}",
-                    "smlad {acc}, {w}, r3, {acc}",
-                    "subs {m}, {m}, #1",
-                    "bne 4b",
-                    "5:",
-                    xp = inout(reg) buf.as_ptr() => _,
-                    wp = inout(reg) row.as_ptr() => _,
-                    n = inout(reg) groups => _,
-                    m = inout(reg) quads => _,
-                    acc = inout(reg) acc,
-                    w = out(reg) _,
-                    t = out(reg) _,
-                    out("r2") _, out("r3") _, out("r4") _, out("r5") _,
-                    options(nostack, readonly),
-                );
-            }
+    /// `pairs` row pairs of an int8 layer with `n` inputs (`n` ≤ `QBLOCK`, a
+    /// multiple of 4), whole: `y[j] = (sx · scale[j]) · Σ q[j][i]·xq[i] +
+    /// bias[j]`, times `slope` when negative, for rows `0..2·pairs` of
+    /// `weight` (`n` bytes each, consecutive). With `same` (and one pair),
+    /// both rows of the pair are the first row of `weight`. `weight`,
+    /// `scale` and `bias` must be word-aligned (checked: nothing is written
+    /// otherwise).
+    ///
+    /// Per 8 inputs of a row pair: one `LDM` of 4 activation words, per row
+    /// one `LDRD` of 8 weights, 4 `SXTB16` and 4 `SMLAD` (19 instructions for
+    /// 16 MACs, the 16-input loop 40 for 32); per pair ≈ 30 more for the
+    /// scale, bias, PReLU and the pointers. The i32 sums are exact, the f32
+    /// operations are those of the portable kernel in the same order.
+    #[allow(unsafe_code, clippy::too_many_arguments)]
+    #[inline(never)]
+    pub(super) fn rows(
+        weight: &[u8],
+        n: usize,
+        pairs: usize,
+        same: bool,
+        buf: &[u32; QBLOCK / 2],
+        scale: &[u8],
+        bias: &[u8],
+        y: &mut [f32],
+        sx: f32,
+        slope: f32,
+    ) {
+        let rows = if same { 1 } else { 2 * pairs };
+        let aligned = [weight.as_ptr() as usize, scale.as_ptr() as usize, bias.as_ptr() as usize]
+            .iter()
+            .all(|p| p % 4 == 0);
+        if pairs == 0
+            || (same && pairs != 1)
+            || n > QBLOCK
+            || n % 4 != 0
+            || !aligned
+            || weight.len() < rows * n
+            || scale.len() < 8 * pairs
+            || bias.len() < 8 * pairs
+            || y.len() < 2 * pairs
+        {
+            return;
         }
-        for (i, &w) in row.iter().enumerate().skip(groups * 16 + quads * 4) {
-            acc += i32::from(w as i8) * xq_at(buf, i);
+        let p0 = weight.as_ptr();
+        let p1 = if same { p0 } else { p0.wrapping_add(n) };
+        // The loop's memory: scale, bias and output pointers, pairs left,
+        // row length in bytes (= inputs).
+        let mut ctx: [usize; 7] = [
+            scale.as_ptr() as usize,
+            bias.as_ptr() as usize,
+            y.as_mut_ptr() as usize,
+            pairs,
+            n,
+            sx.to_bits() as usize,
+            slope.to_bits() as usize,
+        ];
+        // SAFETY: checked above: `pairs` ≥ 1; rows of `n` (a multiple of 4,
+        // ≤ QBLOCK) bytes, `rows` of them in `weight`, word-aligned (base
+        // aligned, n % 4 == 0) as LDRD needs; `8 · pairs` bytes of `scale` and
+        // of `bias`, word-aligned as VLDM needs; `2 · pairs` f32 of `y`. Per
+        // pair the loop reads `n` bytes of each of its two rows (the same row
+        // twice with `same`, then `pairs == 1`), `n / 2` words of
+        // `buf` (≤ QBLOCK / 2) from its start, 2 scales and 2 biases, and
+        // writes 2 outputs, advancing the pointers in `ctx` (a local array
+        // the asm reads and writes through the pointer it gets, which it
+        // pushes on the stack and pops before the end; `sx` and `slope` come
+        // from it too). The counter runs from
+        // `n − 16` down in steps of 16 while non-negative; then its low 4
+        // bits are those of `n`, which pick the 8- and 4-input steps.
+        // Clobbers only the declared registers (s0–s5 among the FP ones) and
+        // the flags (SMLAD may set Q, which nothing reads).
+        unsafe {
+            core::arch::asm!(
+                "push {{{t}}}",
+                "vldr s6, [{t}, #20]",
+                "vldr s7, [{t}, #24]",
+                "6:",
+                "movs {a0}, #0",
+                "movs {a1}, #0",
+                "subs {n}, {n}, #16",
+                "blo 3f",
+                "2:",
+                "ldm {xp}!, {{r2, r3, r4, r5}}",
+                "ldrd {w0}, {w1}, [{p0}], #8",
+                "sxtb16 {t}, {w0}",
+                "sxtb16 {w0}, {w0}, ror #8",
+                "smlad {a0}, {t}, r2, {a0}",
+                "smlad {a0}, {w0}, r3, {a0}",
+                "sxtb16 {t}, {w1}",
+                "sxtb16 {w1}, {w1}, ror #8",
+                "smlad {a0}, {t}, r4, {a0}",
+                "smlad {a0}, {w1}, r5, {a0}",
+                "ldrd {w0}, {w1}, [{p1}], #8",
+                "sxtb16 {t}, {w0}",
+                "sxtb16 {w0}, {w0}, ror #8",
+                "smlad {a1}, {t}, r2, {a1}",
+                "smlad {a1}, {w0}, r3, {a1}",
+                "sxtb16 {t}, {w1}",
+                "sxtb16 {w1}, {w1}, ror #8",
+                "smlad {a1}, {t}, r4, {a1}",
+                "smlad {a1}, {w1}, r5, {a1}",
+                "ldm {xp}!, {{r2, r3, r4, r5}}",
+                "ldrd {w0}, {w1}, [{p0}], #8",
+                "sxtb16 {t}, {w0}",
+                "sxtb16 {w0}, {w0}, ror #8",
+                "smlad {a0}, {t}, r2, {a0}",
+                "smlad {a0}, {w0}, r3, {a0}",
+                "sxtb16 {t}, {w1}",
+                "sxtb16 {w1}, {w1}, ror #8",
+                "smlad {a0}, {t}, r4, {a0}",
+                "smlad {a0}, {w1}, r5, {a0}",
+                "ldrd {w0}, {w1}, [{p1}], #8",
+                "sxtb16 {t}, {w0}",
+                "sxtb16 {w0}, {w0}, ror #8",
+                "smlad {a1}, {t}, r2, {a1}",
+                "smlad {a1}, {w0}, r3, {a1}",
+                "sxtb16 {t}, {w1}",
+                "sxtb16 {w1}, {w1}, ror #8",
+                "smlad {a1}, {t}, r4, {a1}",
+                "smlad {a1}, {w1}, r5, {a1}",
+                "subs {n}, {n}, #16",
+                "bhs 2b",
+                // 8 inputs left over?
+                "3:",
+                "tst {n}, #8",
+                "beq 4f",
+                "ldm {xp}!, {{r2, r3, r4, r5}}",
+                "ldrd {w0}, {w1}, [{p0}], #8",
+                "sxtb16 {t}, {w0}",
+                "sxtb16 {w0}, {w0}, ror #8",
+                "smlad {a0}, {t}, r2, {a0}",
+                "smlad {a0}, {w0}, r3, {a0}",
+                "sxtb16 {t}, {w1}",
+                "sxtb16 {w1}, {w1}, ror #8",
+                "smlad {a0}, {t}, r4, {a0}",
+                "smlad {a0}, {w1}, r5, {a0}",
+                "ldrd {w0}, {w1}, [{p1}], #8",
+                "sxtb16 {t}, {w0}",
+                "sxtb16 {w0}, {w0}, ror #8",
+                "smlad {a1}, {t}, r2, {a1}",
+                "smlad {a1}, {w0}, r3, {a1}",
+                "sxtb16 {t}, {w1}",
+                "sxtb16 {w1}, {w1}, ror #8",
+                "smlad {a1}, {t}, r4, {a1}",
+                "smlad {a1}, {w1}, r5, {a1}",
+                // 4 inputs left over?
+                "4:",
+                "tst {n}, #4",
+                "beq 5f",
+                "ldm {xp}!, {{r2, r3}}",
+                "ldr {w0}, [{p0}], #4",
+                "sxtb16 {t}, {w0}",
+                "sxtb16 {w0}, {w0}, ror #8",
+                "smlad {a0}, {t}, r2, {a0}",
+                "smlad {a0}, {w0}, r3, {a0}",
+                "ldr {w0}, [{p1}], #4",
+                "sxtb16 {t}, {w0}",
+                "sxtb16 {w0}, {w0}, ror #8",
+                "smlad {a1}, {t}, r2, {a1}",
+                "smlad {a1}, {w0}, r3, {a1}",
+                "5:",
+                // y = (sx · s) · (sum as f32) + b; if y < 0: y · slope.
+                "ldr {t}, [sp]",
+                "vmov s0, s1, {a0}, {a1}",
+                "vcvt.f32.s32 s0, s0",
+                "vcvt.f32.s32 s1, s1",
+                "ldm {t}, {{r2, r3, r4}}",
+                "vldmia r2!, {{s2, s3}}",
+                "vldmia r3!, {{s4, s5}}",
+                "vmul.f32 s2, s6, s2",
+                "vmul.f32 s3, s6, s3",
+                "vmul.f32 s0, s2, s0",
+                "vmul.f32 s1, s3, s1",
+                "vadd.f32 s0, s0, s4",
+                "vadd.f32 s1, s1, s5",
+                "vcmp.f32 s0, #0",
+                "vmrs APSR_nzcv, fpscr",
+                "it mi",
+                "vmulmi.f32 s0, s0, s7",
+                "vcmp.f32 s1, #0",
+                "vmrs APSR_nzcv, fpscr",
+                "it mi",
+                "vmulmi.f32 s1, s1, s7",
+                "vstmia r4!, {{s0, s1}}",
+                "stm {t}, {{r2, r3, r4}}",
+                // Next pair: rewind the activations, skip one row each.
+                "ldr r5, [{t}, #16]",
+                "sub {xp}, {xp}, r5, lsl #1",
+                "add {p0}, {p0}, r5",
+                "add {p1}, {p1}, r5",
+                "mov {n}, r5",
+                "ldr r2, [{t}, #12]",
+                "subs r2, r2, #1",
+                "str r2, [{t}, #12]",
+                "bne 6b",
+                "add sp, sp, #4",
+                xp = inout(reg) buf.as_ptr() => _,
+                p0 = inout(reg) p0 => _,
+                p1 = inout(reg) p1 => _,
+                n = inout(reg) n => _,
+                a0 = out(reg) _,
+                a1 = out(reg) _,
+                w0 = out(reg) _,
+                w1 = out(reg) _,
+                t = inout(reg) ctx.as_mut_ptr() => _,
+                out("r2") _, out("r3") _, out("r4") _, out("r5") _,
+                out("s0") _, out("s1") _, out("s2") _, out("s3") _, out("s4") _, out("s5") _,
+                out("s6") _, out("s7") _,
+            );
         }
-        acc
+        let _ = ctx;
     }
 }
 

@@ -154,10 +154,7 @@ impl Layer<'_> {
         } else {
             self.bias
         };
-        kernels::matvec(self.weight, self.dtype, self.scale, x, bias, y);
-        if let Some(slope) = self.prelu {
-            kernels::prelu(y, slope);
-        }
+        kernels::layer(self.weight, self.dtype, self.scale, x, bias, y, self.prelu);
         Ok(())
     }
 }
