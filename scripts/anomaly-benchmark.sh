@@ -2,7 +2,8 @@
 # The real-data anomaly benchmark (docs/anomaly-benchmark.md): breast cancer,
 # a physiological time series in windows, and handwritten digits; our model
 # (f32, fp16, int8 model files scored through the runtime) against Isolation
-# Forest, LOF, one-class SVM and a Gaussian mixture on the same splits.
+# Forest, LOF, one-class SVM and a Gaussian mixture on the same splits; our
+# files with the default reconstruction score and, in f32, the energy score.
 #
 #   ./scripts/anomaly-benchmark.sh                         # full run; rewrites docs/anomaly-benchmark.md + docs/img/anomaly-roc.png
 #   DDAEBM_BENCH_QUICK=1 ./scripts/anomaly-benchmark.sh    # smoke run: 1 seed, 2 digits, few iterations; report in $OUT only
@@ -14,7 +15,9 @@
 # scripts/firmware-report.sh, the default when qemu-system-arm is installed;
 # 0: skip), BENCH_LONG (1: also train breast_cancer/s0 with 4x the
 # iterations, to see what a longer budget changes; the default outside quick
-# mode), DOC / PNG (where the report goes).
+# mode), BENCH_ITERS_SCALE (an integer: multiplies every training run's
+# iterations, default 1; the run time grows about as much), DOC / PNG (where
+# the report goes).
 # Nothing is downloaded at run time except, on the first run, the pinned
 # Python packages (bench/anomaly/setup.sh, PyPI) and libtorch
 # (scripts/setup-libtorch.sh); the data come inside scikit-learn and aeon.
@@ -58,9 +61,18 @@ model_args() { # DATASET -> "WIDTH DEPTH ITERS"
     *) echo "anomaly-benchmark: no model settings for data set $1" >&2; exit 1 ;;
   esac
   [ "$QUICK" = 1 ] && i=150
-  echo "$w $d $i"
+  echo "$w $d $((i * BENCH_ITERS_SCALE))"
 }
-PRECISIONS=(f32 fp16 int8)
+BENCH_ITERS_SCALE=${BENCH_ITERS_SCALE:-1}
+# Our model's files: the default anomaly score (reconstruction, 8 draws) in
+# each precision, plus the energy score -f(x, 0) of ALGORITHM.md in f32.
+VARIANTS=(f32 fp16 int8 f32-energy)
+variant_args() { # VARIANT -> export flags
+  case "$1" in
+    f32-energy) echo "--f32 --score energy" ;;
+    *) echo "--$1 --score reconstruction --draws 8" ;;
+  esac
+}
 
 # Single-threaded BLAS for the Python side: the machine has 2 shared cores.
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -109,11 +121,12 @@ for line in "${tasks[@]}"; do
       || { cat "$D/fit.log" >&2; exit 1; }
     printf '%s' "${fit[*]}" >"$D/run/fit-args"
   fi
-  for p in "${PRECISIONS[@]}"; do
+  for p in "${VARIANTS[@]}"; do
     # --allow-inaccurate: the benchmark measures what the reduced precisions
     # cost, so a file over export's default error bound is still written
     # (export's own accuracy report goes to report-P.json).
-    "$EXPORT" "$D/run/checkpoint.safetensors" "--$p" --calibrate "$D/calib.csv" --allow-inaccurate \
+    # shellcheck disable=SC2046
+    "$EXPORT" "$D/run/checkpoint.safetensors" $(variant_args "$p") --calibrate "$D/calib.csv" --allow-inaccurate \
       --report "$D/report-$p.json" -o "$D/model-$p.safetensors" >"$D/export-$p.log" 2>&1 \
       || { cat "$D/export-$p.log" >&2; exit 1; }
     "$EXPORT" score "$D/model-$p.safetensors" "$D/test.csv" --label-column label \
@@ -123,13 +136,13 @@ for line in "${tasks[@]}"; do
   echo "[$n/${#tasks[@]}] $dir: $("$PY" -c '
 import json, sys
 print(" ".join("%s %.4f" % (p, json.load(open(f"{sys.argv[1]}/summary-{p}.json"))["auroc"]) for p in sys.argv[2:]))' \
-    "$D" "${PRECISIONS[@]}") ($((($(date +%s%N) - t0) / 1000000000)) s)" >&2
+    "$D" "${VARIANTS[@]}") ($((($(date +%s%N) - t0) / 1000000000)) s)" >&2
 done
 
 long_args=()
 if [ "$BENCH_LONG" = 1 ] && [ -d "$OUT/breast_cancer/s0" ]; then
   # Does a longer training budget change the picture? breast_cancer/s0 again,
-  # with 4x the iterations (f32 only).
+  # with 4x the iterations (f32, both scores).
   D=$OUT/breast_cancer/s0
   read -r W L ITERS <<<"$(model_args breast_cancer)"
   ITERS=$((4 * ITERS))
@@ -142,11 +155,14 @@ if [ "$BENCH_LONG" = 1 ] && [ -d "$OUT/breast_cancer/s0" ]; then
     "$TRAINER" fit "${fit[@]}" >"$D/long/fit.log" 2>&1 || { cat "$D/long/fit.log" >&2; exit 1; }
     printf '%s' "${fit[*]}" >"$D/long/run/fit-args"
   fi
-  "$EXPORT" "$D/long/run/checkpoint.safetensors" --f32 --calibrate "$D/calib.csv" -o "$D/long/model-f32.safetensors" \
-    >"$D/long/export.log" 2>&1 || { cat "$D/long/export.log" >&2; exit 1; }
-  "$EXPORT" score "$D/long/model-f32.safetensors" "$D/test.csv" --label-column label \
-    -o "$D/long/scores-f32.csv" --json "$D/long/summary-f32.json" >"$D/long/score.log" 2>&1 \
-    || { cat "$D/long/score.log" >&2; exit 1; }
+  for p in f32 f32-energy; do
+    # shellcheck disable=SC2046
+    "$EXPORT" "$D/long/run/checkpoint.safetensors" $(variant_args "$p") --calibrate "$D/calib.csv" \
+      -o "$D/long/model-$p.safetensors" >"$D/long/export-$p.log" 2>&1 || { cat "$D/long/export-$p.log" >&2; exit 1; }
+    "$EXPORT" score "$D/long/model-$p.safetensors" "$D/test.csv" --label-column label \
+      -o "$D/long/scores-$p.csv" --json "$D/long/summary-$p.json" >"$D/long/score-$p.log" 2>&1 \
+      || { cat "$D/long/score-$p.log" >&2; exit 1; }
+  done
   long_args=(--long "breast_cancer/s0:$ITERS")
 fi
 
@@ -154,7 +170,7 @@ mcu_args=()
 if [ "$BENCH_MCU" = 1 ]; then
   # The firmware example (firmware-examples/cortex-m4f-anomaly) scores 2-D
   # readings only, so the benchmark's own models cannot run in it. It runs a
-  # 2-D probe model of the same width and depth in each precision instead:
+  # 2-D probe model of the same width and depth in each variant instead:
   # scripts/firmware-report.sh counts the instructions of one anomaly_score
   # call under QEMU, and report.py scales them to each data set's MACs.
   echo "== MCU instructions per reading (2-D probe models, scripts/firmware-report.sh, QEMU Cortex-M4F)" >&2
@@ -164,8 +180,9 @@ if [ "$BENCH_MCU" = 1 ]; then
   "$TRAINER" fit --dataset 25gaussians --width "$W" --depth "$L" --iters 100 --seed 0 --out "$probe/run" \
     --quiet --eval-every 0 --threads 1 >"$OUT/mcu-probe.log" 2>&1 || { cat "$OUT/mcu-probe.log" >&2; exit 1; }
   models=()
-  for p in "${PRECISIONS[@]}"; do
-    "$EXPORT" "$probe/run/checkpoint.safetensors" "--$p" --allow-inaccurate -o "$probe/model-$p.safetensors" \
+  for p in "${VARIANTS[@]}"; do
+    # shellcheck disable=SC2046
+    "$EXPORT" "$probe/run/checkpoint.safetensors" $(variant_args "$p") --allow-inaccurate -o "$probe/model-$p.safetensors" \
       >>"$OUT/mcu-probe.log" 2>&1 || { cat "$OUT/mcu-probe.log" >&2; exit 1; }
     models+=("$probe/model-$p.safetensors")
   done
@@ -180,6 +197,6 @@ echo "== report -> $DOC, $PNG" >&2
 cmd="./scripts/anomaly-benchmark.sh"
 [ "$QUICK" = 1 ] && cmd="DDAEBM_BENCH_QUICK=1 $cmd"
 "$PY" bench/anomaly/report.py --out "$OUT" --doc "$DOC" --png "$PNG" --command "$cmd" \
-  --elapsed "$(($(date +%s) - t_start))" --precisions "$(IFS=,; echo "${PRECISIONS[*]}")" \
+  --elapsed "$(($(date +%s) - t_start))" --variants "$(IFS=,; echo "${VARIANTS[*]}")" \
   "${mcu_args[@]}" "${long_args[@]}"
 echo "anomaly-benchmark: done in $(($(date +%s) - t_start)) s; $DOC" >&2
