@@ -288,18 +288,31 @@ pub(crate) struct Metadata<'a> {
 impl<'a> Metadata<'a> {
     /// The slot for a metadata key, `None` for keys the runtime ignores.
     fn slot(&mut self, key: &[u8]) -> Option<&mut Option<&'a [u8]>> {
-        Some(match key {
-            b"format" => &mut self.format,
-            b"format_version" => &mut self.format_version,
-            b"data_dim" => &mut self.data_dim,
-            b"nz" => &mut self.nz,
-            b"steps" => &mut self.steps,
-            b"weight_dtype" => &mut self.weight_dtype,
-            b"energy_layers" => &mut self.energy_layers,
-            b"generator_layers" => &mut self.generator_layers,
-            b"anomaly_score" => &mut self.anomaly_score,
-            b"reconstruction_draws" => &mut self.reconstruction_draws,
-            _ => return None,
+        // A table and one comparison loop: a `match` on the byte strings
+        // compiles to a long unrolled comparison chain (1 KB on the MCU).
+        const KEYS: [&[u8]; 10] = [
+            b"format",
+            b"format_version",
+            b"data_dim",
+            b"nz",
+            b"steps",
+            b"weight_dtype",
+            b"energy_layers",
+            b"generator_layers",
+            b"anomaly_score",
+            b"reconstruction_draws",
+        ];
+        Some(match KEYS.iter().position(|k| *k == key)? {
+            0 => &mut self.format,
+            1 => &mut self.format_version,
+            2 => &mut self.data_dim,
+            3 => &mut self.nz,
+            4 => &mut self.steps,
+            5 => &mut self.weight_dtype,
+            6 => &mut self.energy_layers,
+            7 => &mut self.generator_layers,
+            8 => &mut self.anomaly_score,
+            _ => &mut self.reconstruction_draws,
         })
     }
 }

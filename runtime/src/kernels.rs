@@ -633,20 +633,22 @@ pub(crate) fn matvec_i8_act(weight: &[u8], scale: &[u8], x: &[f32], bias: &[u8],
     let word_aligned = |b: &[u8]| b.as_ptr() as usize % 4 == 0;
     let fits = weight.len() / n.max(1) >= m && scale.len() / 4 >= m && bias.len() / 4 >= m;
     if n <= QBLOCK && n % 4 == 0 && fits && word_aligned(weight) && word_aligned(scale) && word_aligned(bias) {
-        let mut buf = [0u32; QBLOCK / 2];
-        dsp::quantise_block(x, inv, &mut buf);
+        // 8-byte aligned: cleared with the same builtin (`__aeabi_memclr8`)
+        // as the other buffers of the runtime, so one fewer is linked.
+        let mut buf = QBuf([0u32; QBLOCK / 2]);
+        let buf = &mut buf.0;
+        dsp::quantise_block(x, inv, buf);
         let pairs = m / 2;
         if pairs > 0 {
-            dsp::rows(weight, n, pairs, false, &buf, scale, bias, y, sx, slope);
+            dsp::rows(weight, n, pairs, false, buf, scale, bias, y, sx, slope);
         }
         if m % 2 == 1 {
             // The odd last row, paired with itself.
             let k = m - 1;
-            let s = f32_at(scale, k).unwrap_or(f32::NAN);
-            let b = f32_at(bias, k).unwrap_or(f32::NAN);
+            let (s, b) = (f32_word(scale, k), f32_word(bias, k));
             let mut out = [0.0f32; 2];
             let (s2, b2) = (pair_bytes(s), pair_bytes(b));
-            dsp::rows(weight.get(k * n..).unwrap_or(&[]), n, 1, true, &buf, &s2.0, &b2.0, &mut out, sx, slope);
+            dsp::rows(weight.get(k * n..).unwrap_or(&[]), n, 1, true, buf, &s2.0, &b2.0, &mut out, sx, slope);
             if let Some(yk) = y.get_mut(k) {
                 *yk = out[0];
             }
@@ -655,18 +657,35 @@ pub(crate) fn matvec_i8_act(weight: &[u8], scale: &[u8], x: &[f32], bias: &[u8],
     }
     for (j, yj) in y.iter_mut().enumerate() {
         let row = weight.get(j * n..j * n + n).unwrap_or(&[]);
-        let mut acc = 0.0f32;
-        for (wb, xb) in row.chunks(QBLOCK).zip(x.chunks(QBLOCK)) {
-            let mut d = 0i32;
-            for (&w, &v) in wb.iter().zip(xb) {
-                d += i32::from(w as i8) * i32::from(quantise(v, inv));
+        // Exact i32 sums per block of QBLOCK inputs, added in order from 0.0.
+        let (mut acc, mut d) = (0.0f32, 0i32);
+        for (i, (&w, &v)) in row.iter().zip(x).enumerate() {
+            d += i32::from(w as i8) * i32::from(quantise(v, inv));
+            if i % QBLOCK == QBLOCK - 1 || i + 1 == n {
+                acc += d as f32;
+                d = 0;
             }
-            acc += d as f32;
         }
-        let v = (sx * f32_at(scale, j).unwrap_or(f32::NAN)) * acc + f32_at(bias, j).unwrap_or(f32::NAN);
+        let v = (sx * f32_word(scale, j)) * acc + f32_word(bias, j);
         *yj = if v < 0.0 { v * slope } else { v };
     }
 }
+
+/// The `k`-th little-endian f32 of `bytes`, NaN if out of range (not
+/// inlined: small code for the rare paths that need it).
+#[cfg(ddaebm_dsp)]
+#[inline(never)]
+fn f32_word(bytes: &[u8], k: usize) -> f32 {
+    match bytes.get(4 * k..).and_then(<[u8]>::first_chunk::<4>) {
+        Some(b) => f32::from_le_bytes(*b),
+        None => f32::NAN,
+    }
+}
+
+/// The quantised activations of the DSP path, 8-byte aligned.
+#[cfg(ddaebm_dsp)]
+#[repr(C, align(8))]
+struct QBuf([u32; QBLOCK / 2]);
 
 /// 8 bytes at a word-aligned address.
 #[cfg(ddaebm_dsp)]
@@ -916,6 +935,10 @@ mod mcu {
         [f32::from_bits(r0), f32::from_bits(r1)]
     }
 
+    /// Partial sums of the element-wise path.
+    #[repr(C, align(8))]
+    struct Lanes([f32; LANES]);
+
     /// One float weight of `dtype` from its bytes (exact; NaN for I8, which
     /// never comes here).
     #[inline(always)]
@@ -940,29 +963,26 @@ mod mcu {
         let size = dtype.size();
         let row_bytes = n * size;
         let (chunks, tail) = (n / LANES, n % LANES);
-        let fast = matches!(dtype, Dtype::F32 | Dtype::F16)
-            && weight.as_ptr() as usize % 4 == 0
-            && row_bytes % 4 == 0;
+        let fast = matches!(dtype, Dtype::F32 | Dtype::F16) && weight.as_ptr() as usize % 4 == 0 && row_bytes % 4 == 0;
         let mut rows = weight.chunks_exact(row_bytes.max(1));
         let mut outs = y.iter_mut().zip(bias.chunks_exact(4));
         while let Some((y0, b0)) = outs.next() {
             let r0 = if row_bytes == 0 { &[][..] } else { rows.next().unwrap_or(&[]) };
             if !fast {
-                let mut acc = [0.0f32; LANES];
+                // 8-byte aligned: zeroed inline, no `__aeabi_memclr4` linked.
+                let mut acc = Lanes([0.0f32; LANES]);
+                let body = chunks * LANES;
                 let mut s = 0.0;
                 for (i, (w, xi)) in r0.chunks_exact(size).zip(x).enumerate() {
                     let p = elem(dtype, w) * *xi;
-                    if i < chunks * LANES {
-                        acc[i % LANES] += p;
-                    } else {
-                        if i == chunks * LANES {
-                            s = reduce(acc);
+                    if i < body {
+                        acc.0[i % LANES] += p;
+                        if i + 1 == body {
+                            s = reduce(acc.0);
                         }
+                    } else {
                         s += p;
                     }
-                }
-                if tail == 0 {
-                    s = reduce(acc);
                 }
                 *y0 = s + f32_le(b0);
                 continue;
@@ -994,7 +1014,8 @@ mod mcu {
 mod dsp {
     use super::QBLOCK;
 
-    /// Quantises `x` (at most `QBLOCK` values) into SMLAD pair order, as
+    /// Quantises `x` (at most `QBLOCK` values, a multiple of 4: a partial
+    /// last group is not written) into SMLAD pair order, as
     /// [`quantise`](super::quantise) without its clamp: with `inv = 32767 /
     /// max|x|` (or 0) every `|x · inv|` is at most `32767 + 2⁻⁹` after
     /// rounding, so `trunc(x · inv ± 0.5)` already lies in −32767..=32767 and
@@ -1006,20 +1027,11 @@ mod dsp {
             let r = if t < 0.0 { t - 0.5 } else { t + 0.5 };
             (r as i32) as u32
         };
-        let mut groups = x.chunks_exact(4);
-        let mut words = buf.chunks_exact_mut(2);
-        for (g, w) in (&mut groups).zip(&mut words) {
+        for (g, w) in x.chunks_exact(4).zip(buf.chunks_exact_mut(2)) {
             if let ([a, b, c, d], [w0, w1]) = (g, w) {
                 *w0 = (q(*a) & 0xffff) | (q(*c) << 16);
                 *w1 = (q(*b) & 0xffff) | (q(*d) << 16);
             }
-        }
-        // A partial last group: the missing inputs are 0.
-        let rest = groups.remainder();
-        if let Some([w0, w1]) = words.next().map(|w| <&mut [u32; 2]>::try_from(w)).and_then(Result::ok) {
-            let q = |i: usize| rest.get(i).map_or(0, |&v| q(v));
-            *w0 = (q(0) & 0xffff) | (q(2) << 16);
-            *w1 = (q(1) & 0xffff) | (q(3) << 16);
         }
     }
 
@@ -1051,9 +1063,8 @@ mod dsp {
         slope: f32,
     ) {
         let rows = if same { 1 } else { 2 * pairs };
-        let aligned = [weight.as_ptr() as usize, scale.as_ptr() as usize, bias.as_ptr() as usize]
-            .iter()
-            .all(|p| p % 4 == 0);
+        let aligned =
+            [weight.as_ptr() as usize, scale.as_ptr() as usize, bias.as_ptr() as usize].iter().all(|p| p % 4 == 0);
         if pairs == 0
             || (same && pairs != 1)
             || n > QBLOCK

@@ -251,6 +251,7 @@ impl fmt::Debug for Model<'_> {
 }
 
 /// Reads a required decimal metadata value in `lo..=hi`.
+#[inline(never)]
 fn meta_usize(value: Option<&[u8]>, key: &'static str, lo: usize, hi: usize) -> Result<usize, Error> {
     let value = value.ok_or(Error::MissingMetadata(key))?;
     let n = parse_decimal(value).ok_or(Error::BadMetadata(key))?;
@@ -265,11 +266,7 @@ fn meta_usize(value: Option<&[u8]>, key: &'static str, lo: usize, hi: usize) -> 
 /// Reads a layer count: 0 is out of range, more than [`MAX_LAYERS`] is
 /// [`Error::TooManyLayers`].
 fn meta_layers(value: Option<&[u8]>, key: &'static str, net: Net) -> Result<usize, Error> {
-    let value = value.ok_or(Error::MissingMetadata(key))?;
-    let n = parse_decimal(value).ok_or(Error::BadMetadata(key))?;
-    let n = usize::try_from(n).unwrap_or(usize::MAX);
-    match n {
-        0 => Err(Error::MetadataOutOfRange(key)),
+    match meta_usize(value, key, 1, usize::MAX)? {
         n if n > MAX_LAYERS => Err(Error::TooManyLayers { net, found: n }),
         n => Ok(n),
     }
@@ -451,20 +448,21 @@ impl<'a> Model<'a> {
         let std = vector(&header, TensorName::NormStd, data_dim)?;
 
         let calibration = calibration(&header)?;
-        let (a_bar, sigma_bar) = match (
-            header.tensor(TensorName::ABar)?.is_some(),
-            header.tensor(TensorName::SigmaBar)?.is_some(),
-        ) {
-            (false, false) => (&[][..], &[][..]),
-            _ => (vector(&header, TensorName::ABar, steps)?, vector(&header, TensorName::SigmaBar, steps)?),
-        };
+        let (a_bar, sigma_bar) =
+            match (header.tensor(TensorName::ABar)?.is_some(), header.tensor(TensorName::SigmaBar)?.is_some()) {
+                (false, false) => (&[][..], &[][..]),
+                _ => (vector(&header, TensorName::ABar, steps)?, vector(&header, TensorName::SigmaBar, steps)?),
+            };
         let (score_kind, draws) = match meta.anomaly_score {
             None | Some(b"energy") => (ScoreKind::Energy, 0),
             Some(b"reconstruction") => {
                 if a_bar.is_empty() {
                     return Err(Error::MissingTensor(TensorName::ABar));
                 }
-                (ScoreKind::Reconstruction, meta_usize(meta.reconstruction_draws, "reconstruction_draws", 1, MAX_DRAWS)?)
+                (
+                    ScoreKind::Reconstruction,
+                    meta_usize(meta.reconstruction_draws, "reconstruction_draws", 1, MAX_DRAWS)?,
+                )
             }
             Some(_) => return Err(Error::BadMetadata("anomaly_score")),
         };

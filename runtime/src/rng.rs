@@ -35,6 +35,7 @@ fn splitmix64(state: &mut u64) -> u64 {
 
 impl Rng {
     /// A generator seeded from `seed`; the same seed always gives the same stream.
+    #[inline(always)]
     pub fn new(seed: u64) -> Rng {
         let mut sm = seed;
         let a = splitmix64(&mut sm);
@@ -82,11 +83,45 @@ impl Rng {
             let v = 2.0 * self.uniform() - 1.0;
             let s = u * u + v * v;
             if s > 0.0 && s < 1.0 {
-                let m = libm::sqrtf(-2.0 * libm::logf(s) / s);
+                let m = sqrtf(-2.0 * libm::logf(s) / s);
                 self.spare = Some((v * m).to_bits());
                 return u * m;
             }
         }
+    }
+}
+
+/// The correctly rounded square root: `libm::sqrtf`, or on hard-float
+/// bare-metal Arm (FPv4 and later) the FPU's `VSQRT.F32`, which IEEE 754
+/// also requires to be correctly rounded, so both give the same bits for
+/// every input this file passes (positive, finite) and the MCU links no
+/// software square root.
+#[inline]
+fn sqrtf(x: f32) -> f32 {
+    #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+    #[allow(unsafe_code)]
+    {
+        let out: u32;
+        // SAFETY: moves `x` into s15, VSQRT.F32 in place, moves the result
+        // back; s15 is declared clobbered; no memory, stack or flags are
+        // touched (only FPSCR's sticky exception bits), and every hard-float
+        // bare-metal Arm target this cfg selects has an FPU with VSQRT.
+        unsafe {
+            core::arch::asm!(
+                "vmov s15, {inp}",
+                "vsqrt.f32 s15, s15",
+                "vmov {out}, s15",
+                inp = in(reg) x.to_bits(),
+                out = lateout(reg) out,
+                out("s15") _,
+                options(pure, nomem, nostack, preserves_flags),
+            );
+        }
+        f32::from_bits(out)
+    }
+    #[cfg(not(all(target_arch = "arm", target_os = "none", target_abi = "eabihf")))]
+    {
+        libm::sqrtf(x)
     }
 }
 
