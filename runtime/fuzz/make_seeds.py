@@ -11,7 +11,7 @@ one is shrunk: every hidden layer keeps its first WIDTH outputs (and the next
 layer its first WIDTH inputs). Header key order, metadata, dtypes, per-step
 biases, PReLU slopes, schedule and normalisation stay as export wrote them.
 Further exported files (e.g. `--bf16`, `--int8 --calibrate FILE`) become
-`tiny-{weight_dtype}[-calibrated].safetensors`; int8 scales shrink with their
+`tiny-{weight_dtype}[-reconstruction | -calibrated].safetensors`; int8 scales shrink with their
 rows, calibration tensors are kept as they are.
 Then a few hand-made malformed files are added.
 """
@@ -95,7 +95,9 @@ def main():
     for src in sys.argv[4:]:
         h, d = shrink(*read(src))
         name = "tiny-" + h["__metadata__"]["weight_dtype"]
-        if "calibration.quantiles" in h:
+        if h["__metadata__"].get("anomaly_score") == "reconstruction":
+            name += "-reconstruction"
+        elif "calibration.quantiles" in h:
             name += "-calibrated"
         write(os.path.join(out, name + ".safetensors"), h, d)
 
