@@ -40,7 +40,7 @@ pub struct Layer {
     pub in_dim: usize,
     /// Row-major weight [out, in].
     pub weight: Vec<f64>,
-    /// Bias: [out] or, when `per_step`, [T, out].
+    /// Bias: `[out]` or, when `per_step`, `[T, out]`.
     pub bias: Vec<f64>,
     /// Whether `bias` has one row per step index.
     pub per_step: bool,

@@ -85,7 +85,7 @@ pub struct DeployModel {
     pub info: Vec<(String, String)>,
     /// Anomaly-score calibration (`export --calibrate`), if any.
     pub calibration: Option<Calibration>,
-    /// x_{t+1} = a_bar[t] · x_0 + sigma_bar[t] · ε, for t = 0..T (the
+    /// `x_{t+1} = a_bar[t] · x_0 + sigma_bar[t] · ε`, for t = 0..T (the
     /// checkpoint's `a_bar[t + 1]`, `sigma_bar[t + 1]`).
     pub a_bar: Vec<f64>,
     /// See `a_bar`.

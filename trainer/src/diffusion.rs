@@ -146,7 +146,7 @@ impl Diffusion {
     }
 
     /// A training pair (x_t, x_{t+1}) from clean data `x0` [B, D] and step
-    /// indices `t` [B] (int64): x_t = ā_t x0 + σ̄_t ε, x_{t+1} = a_{t+1} x_t + σ_{t+1} ε'.
+    /// indices `t` `[B]` (int64): x_t = ā_t x0 + σ̄_t ε, x_{t+1} = a_{t+1} x_t + σ_{t+1} ε'.
     pub fn q_sample_pairs(&self, x0: &Tensor, t: &Tensor) -> (Tensor, Tensor) {
         let eps = x0.randn_like();
         let x_t = gather(&self.a_bar, t) * x0 + gather(&self.sigma_bar, t) * eps;
@@ -161,7 +161,7 @@ impl Diffusion {
         gather(&self.coef1, t) * x0_hat + gather(&self.coef2, t) * x_t1
     }
 
-    /// Posterior sample: mean + 1[t > 0] · √var_t · `noise`.
+    /// Posterior sample: mean + `1[t > 0]` · √var_t · `noise`.
     pub fn posterior_sample_with(&self, x0_hat: &Tensor, x_t1: &Tensor, t: &Tensor, noise: &Tensor) -> Tensor {
         let mean = self.posterior_mean(x0_hat, x_t1, t);
         let nonzero = t.gt(0).to_kind(Kind::Float).unsqueeze(1);
@@ -173,7 +173,7 @@ impl Diffusion {
         self.posterior_sample_with(x0_hat, x_t1, t, &x0_hat.randn_like())
     }
 
-    /// log N(x_{t+1}; a_{t+1} x_t, σ²_{t+1} I) per example [B], without the
+    /// log N(x_{t+1}; a_{t+1} x_t, σ²_{t+1} I) per example `[B]`, without the
     /// constant (it cancels in every loss and gradient).
     pub fn log_transition(&self, x_t: &Tensor, x_t1: &Tensor, t: &Tensor) -> Tensor {
         let t1 = t + 1;

@@ -7,7 +7,7 @@ use crate::nets::{EnergyNet, Generator, PosteriorEncoder};
 
 /// One batch of training pairs.
 pub struct Batch {
-    /// Step indices t ∈ {0..T−1}, [B] int64.
+    /// Step indices t ∈ {0..T−1}, `[B]` int64.
     pub t: Tensor,
     /// x_t, [B, D].
     pub x_t: Tensor,

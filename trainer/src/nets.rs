@@ -95,7 +95,7 @@ impl ToyNet {
         ToyNet { x_enc, t_enc, trunk, emb }
     }
 
-    /// Forward pass: `x` [B, d_in], `t` [B] int64 step indices.
+    /// Forward pass: `x` `[B, d_in]`, `t` `[B]` int64 step indices.
     pub fn forward_t(&self, x: &Tensor, t: &Tensor, train: bool) -> Tensor {
         let hx = self.x_enc.iter().fold(x.shallow_clone(), |h, b| b.forward_t(&h, train));
         let ht = self.t_enc.iter().fold(self.emb.index_select(0, t), |h, b| b.forward_t(&h, train));
@@ -116,7 +116,7 @@ impl EnergyNet {
         EnergyNet { net: ToyNet::new(p, arch, steps, arch.data_dim, 1, false, false) }
     }
 
-    /// f(x, t) as [B].
+    /// f(x, t) as `[B]`.
     pub fn forward(&self, x: &Tensor, t: &Tensor) -> Tensor {
         self.net.forward_t(x, t, true).squeeze_dim(1)
     }
