@@ -23,7 +23,7 @@ impl Model<'_> {
     pub fn energy(&self, x: &[f32], t: usize, scratch: &mut [f32]) -> Result<f32, Error> {
         self.check_len("x", x.len(), self.data_dim)?;
         self.check_step(t)?;
-        let (a, b) = self.split_scratch(scratch)?;
+        let (a, b, _) = self.split_scratch(scratch)?;
         self.normalise_into(x, a);
         self.energy_from_buffers(t, a, b)
     }
@@ -33,7 +33,7 @@ impl Model<'_> {
     pub fn energy_normalised(&self, x: &[f32], t: usize, scratch: &mut [f32]) -> Result<f32, Error> {
         self.check_len("x", x.len(), self.data_dim)?;
         self.check_step(t)?;
-        let (a, b) = self.split_scratch(scratch)?;
+        let (a, b, _) = self.split_scratch(scratch)?;
         for (dst, src) in a.iter_mut().zip(x) {
             *dst = *src;
         }
@@ -77,13 +77,9 @@ impl Model<'_> {
             return Err(Error::MissingTensor(TensorName::ABar));
         };
         let (a0, s0) = (f32::from_le_bytes(*a), f32::from_le_bytes(*s));
-        let too_small = Error::ScratchTooSmall { needed: self.scratch_len(), found: scratch.len() };
-        if scratch.len() < self.scratch_len() {
-            return Err(too_small);
-        }
-        let w = self.buf_width;
-        let (a, rest) = scratch.split_at_mut_checked(w).ok_or(too_small)?;
-        let (b, rest) = rest.split_at_mut_checked(w).ok_or(too_small)?;
+        let (a, b, rest) = self.split_scratch(scratch)?;
+        // `split_scratch` checked the whole length, so this never fails.
+        let too_small = Error::ScratchTooSmall { needed: self.scratch_len(), found: 0 };
         let xn = rest.get_mut(..self.data_dim).ok_or(too_small)?;
         self.normalise_into(x, xn);
         let draws = if self.draws == 0 { DEFAULT_DRAWS } else { self.draws };

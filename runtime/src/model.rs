@@ -579,14 +579,21 @@ impl<'a> Model<'a> {
         }
     }
 
-    /// Splits `scratch` into the two activation buffers of `buf_width` each.
-    pub(crate) fn split_scratch<'s>(&self, scratch: &'s mut [f32]) -> Result<(&'s mut [f32], &'s mut [f32]), Error> {
+    /// Splits `scratch` as [`scratch_len_for`] lays it out: the two
+    /// activation buffers of `buf_width` each, then the rest (at least D
+    /// values, for the normalised reading). `ScratchTooSmall` unless it
+    /// holds `scratch_len()`.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn split_scratch<'s>(
+        &self,
+        scratch: &'s mut [f32],
+    ) -> Result<(&'s mut [f32], &'s mut [f32], &'s mut [f32]), Error> {
         let too_small = Error::ScratchTooSmall { needed: self.scratch_len(), found: scratch.len() };
         if scratch.len() < self.scratch_len() {
             return Err(too_small);
         }
         let (a, rest) = scratch.split_at_mut_checked(self.buf_width).ok_or(too_small)?;
-        let b = rest.get_mut(..self.buf_width).ok_or(too_small)?;
-        Ok((a, b))
+        let (b, reading) = rest.split_at_mut_checked(self.buf_width).ok_or(too_small)?;
+        Ok((a, b, reading))
     }
 }

@@ -126,7 +126,7 @@ impl Model<'_> {
     ) -> Result<&'s [f32], Error> {
         let needed = self.scratch_len();
         let found = scratch.len();
-        let (a, b) = self.split_scratch(scratch)?;
+        let (a, b, _) = self.split_scratch(scratch)?;
         let input = a
             .get_mut(..self.data_dim + self.nz)
             .and_then(|input| input.split_at_mut_checked(self.data_dim))
