@@ -721,6 +721,30 @@ mod mcu {
     /// Initial partial sums (+0.0), loaded with one `VLDM`.
     static ZEROS: [f32; 16] = [0.0; 16];
 
+    /// The fixed reduction ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)) of both
+    /// rows' partial sums (s16–s23 into s16, s24–s31 into s24), as one asm
+    /// template string shared by the F32 and F16 row-pair loops.
+    macro_rules! reduce_rows2 {
+        () => {
+            concat!(
+                "vadd.f32 s16, s16, s20\n",
+                "vadd.f32 s18, s18, s22\n",
+                "vadd.f32 s17, s17, s21\n",
+                "vadd.f32 s19, s19, s23\n",
+                "vadd.f32 s16, s16, s18\n",
+                "vadd.f32 s17, s17, s19\n",
+                "vadd.f32 s16, s16, s17\n",
+                "vadd.f32 s24, s24, s28\n",
+                "vadd.f32 s26, s26, s30\n",
+                "vadd.f32 s25, s25, s29\n",
+                "vadd.f32 s27, s27, s31\n",
+                "vadd.f32 s24, s24, s26\n",
+                "vadd.f32 s25, s25, s27\n",
+                "vadd.f32 s24, s24, s25",
+            )
+        };
+    }
+
     /// Two rows (`w0`, `w1`, 4-byte aligned, `n = chunks · 8 + tail` F32
     /// each) against `x` (`n` values): both finished dot products (the 8
     /// partial sums, their fixed reduction, then the `tail` elements in
@@ -769,21 +793,7 @@ mod mcu {
                 "subs {n}, {n}, #1",
                 "bne 2b",
                 "3:",
-                // The fixed reduction ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)), both rows.
-                "vadd.f32 s16, s16, s20",
-                "vadd.f32 s18, s18, s22",
-                "vadd.f32 s17, s17, s21",
-                "vadd.f32 s19, s19, s23",
-                "vadd.f32 s16, s16, s18",
-                "vadd.f32 s17, s17, s19",
-                "vadd.f32 s16, s16, s17",
-                "vadd.f32 s24, s24, s28",
-                "vadd.f32 s26, s26, s30",
-                "vadd.f32 s25, s25, s29",
-                "vadd.f32 s27, s27, s31",
-                "vadd.f32 s24, s24, s26",
-                "vadd.f32 s25, s25, s27",
-                "vadd.f32 s24, s24, s25",
+                reduce_rows2!(),
                 // The tail, in order: s += w[i]·x[i].
                 "cmp {m}, #0",
                 "beq 5f",
@@ -879,21 +889,7 @@ mod mcu {
                 "subs {n}, {n}, #1",
                 "bne 2b",
                 "3:",
-                // The fixed reduction ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)), both rows.
-                "vadd.f32 s16, s16, s20",
-                "vadd.f32 s18, s18, s22",
-                "vadd.f32 s17, s17, s21",
-                "vadd.f32 s19, s19, s23",
-                "vadd.f32 s16, s16, s18",
-                "vadd.f32 s17, s17, s19",
-                "vadd.f32 s16, s16, s17",
-                "vadd.f32 s24, s24, s28",
-                "vadd.f32 s26, s26, s30",
-                "vadd.f32 s25, s25, s29",
-                "vadd.f32 s27, s27, s31",
-                "vadd.f32 s24, s24, s26",
-                "vadd.f32 s25, s25, s27",
-                "vadd.f32 s24, s24, s25",
+                reduce_rows2!(),
                 // The tail, in order: s += w[i]·x[i].
                 "cmp {m}, #0",
                 "beq 5f",
