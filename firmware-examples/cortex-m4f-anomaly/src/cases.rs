@@ -46,10 +46,7 @@ pub const THRESHOLD: f32 = 0.0;
 /// The threshold in use: the model file's calibrated one
 /// (`Model::threshold()`), else [`THRESHOLD`].
 pub fn threshold(calibrated: Option<f32>) -> f32 {
-    match calibrated {
-        Some(t) => t,
-        None => THRESHOLD,
-    }
+    calibrated.unwrap_or(THRESHOLD)
 }
 
 /// Samples drawn on the device: sample k uses `Rng::new(SEED_BASE + k)`.
