@@ -168,7 +168,7 @@ fn outputs(model: &Model<'_>, probe: &Probe, settings: Settings) -> Result<Outpu
     let mut samples = Vec::with_capacity(settings.samples * d);
     for i in 0..settings.samples {
         model.sample(&mut Rng::new(settings.seed.wrapping_add(1 + i as u64)), &mut out, &mut scratch)?;
-        model.normalise(&out.clone(), &mut x)?;
+        model.normalise(&out, &mut x)?;
         samples.extend(x.iter().map(|&v| f64::from(v)));
     }
     Ok(Outputs { scores, steps, samples })
