@@ -595,8 +595,8 @@ def main():
       "Isolation Forest (200 trees), Local Outlier Factor (novelty mode, 20 neighbours), one-class SVM "
       "(RBF, γ = scale, ν = 0.1), Gaussian mixture (full covariances, 1–4 components chosen by BIC on the "
       "training rows). Score = minus each model's `score_samples`.")
-    w("- **DDAEBM**: `trainer fit --data train.csv --width W --depth L --iters N --seed S --threads 1` "
-      "(defaults otherwise: T = 4, vp β 0.1–20, lr 5e-4, batch 200; the trainer standardises the features "
+    w("- **DDAEBM**: `trainer fit --data train.csv --width W --depth L --iters N --seed S --lr 5e-4 --constant-lr --lazy-reg 1 --threads 1` "
+      "(defaults otherwise: T = 4, vp β 0.1–20, batch 200; the trainer standardises the features "
       "and bakes the normalisation into the model file), then `export --f32 | --fp16 | --int8 --score reconstruction "
       "--draws 8 --calibrate calib.csv` and `export --f32 --score energy --calibrate calib.csv`, then "
       "`export score MODEL test.csv --label-column label`, which runs every row through the no_std runtime "

@@ -65,7 +65,7 @@ fn every_precision_with_calibration_report_and_scoring() {
         eval_every: 0,
         ..FitConfig::default()
     };
-    let opts = RunOptions { out: d.join("run"), device: Device::Cpu, threads: 1, progress: false };
+    let opts = RunOptions { out: d.join("run"), device: Device::Cpu, threads: 1, progress: false, stop_at: None };
     let ckpt = s(&fit::fit(config, None, &opts).unwrap().checkpoint);
 
     // (flag, name in the report, bound on every error figure)

@@ -19,7 +19,7 @@ use tch::Device;
 static TORCH: Mutex<()> = Mutex::new(());
 
 fn opts(dir: &Path) -> RunOptions {
-    RunOptions { out: dir.to_path_buf(), device: Device::Cpu, threads: 1, progress: false }
+    RunOptions { out: dir.to_path_buf(), device: Device::Cpu, threads: 1, progress: false, stop_at: None }
 }
 
 fn short(iters: u64, seed: u64) -> FitConfig {
@@ -86,11 +86,27 @@ fn same_seed_same_checkpoint_bytes_and_resume_is_exact() {
     assert!(bytes(&ra.checkpoint) == bytes(&rb.checkpoint), "same seed gave different checkpoints");
     assert!(bytes(&ra.checkpoint) != bytes(&rc.checkpoint), "different seeds gave the same checkpoint");
 
-    // 15 iterations, then resume to 30: the same bytes as 30 in one go.
-    fit::fit(short(15, 5), None, &opts(r.path())).unwrap();
+    // Interrupted at 15 of a 30-iteration run (the cosine learning-rate
+    // schedule spans all 30), then resumed: the same bytes as 30 in one go.
+    let stopped = RunOptions { stop_at: Some(15), ..opts(r.path()) };
+    let rs = fit::fit(short(30, 5), None, &stopped).unwrap();
+    assert_eq!(rs.iters_run, 15);
+    assert!(bytes(&rs.checkpoint) != bytes(&ra.checkpoint));
     let rr = fit::fit(short(30, 5), Some(r.path()), &opts(r.path())).unwrap();
     assert_eq!(rr.iters_run, 15);
     assert!(bytes(&ra.checkpoint) == bytes(&rr.checkpoint), "resumed run differs from the uninterrupted one");
     let log = std::fs::read_to_string(r.path().join("log.csv")).unwrap();
     assert_eq!(log.lines().count(), 1 + 4, "log rows at 10, 15, 20, 30:\n{log}");
+
+    // With a constant learning rate, 15 iterations extended to 30 with
+    // --resume is the 30-iteration run too.
+    let constant = |iters| FitConfig { cosine_lr: false, ..short(iters, 5) };
+    let (x, y) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let whole = fit::fit(constant(30), None, &opts(x.path())).unwrap();
+    fit::fit(constant(15), None, &opts(y.path())).unwrap();
+    let extended = fit::fit(constant(30), Some(y.path()), &opts(y.path())).unwrap();
+    assert!(bytes(&whole.checkpoint) == bytes(&extended.checkpoint), "extended run differs from the whole one");
+    // Stopping at or before the checkpoint's iteration is an error, not a silent no-op.
+    let again = RunOptions { stop_at: Some(30), ..opts(y.path()) };
+    assert!(fit::fit(constant(40), Some(y.path()), &again).unwrap_err().to_string().contains("--stop-at 30"));
 }

@@ -114,20 +114,30 @@ struct FitArgs {
     #[arg(long, default_value_t = FitConfig::default().r1_gamma)]
     r1_gamma: f64,
     /// Apply the R1 penalty every N iterations only (weight γ·N).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = FitConfig::default().lazy_reg)]
     lazy_reg: u64,
     /// Keep an exponential moving average of the generator with this decay (e.g. 0.999; 0 = off); sampling, evaluation and export use it.
     #[arg(long, default_value_t = 0.0)]
     ema: f64,
-    /// Cosine learning-rate decay to --lr-min over the run.
+    /// Keep the learning rate constant instead of the default cosine decay
+    /// to --lr-min over the run.
     #[arg(long)]
+    constant_lr: bool,
+    /// The default (cosine decay); accepted so that older command lines still work.
+    #[arg(long, hide = true, conflicts_with = "constant_lr")]
     cosine_lr: bool,
-    /// Final learning rate of --cosine-lr.
+    /// Final learning rate of the cosine decay.
     #[arg(long, default_value_t = 1e-5)]
     lr_min: f64,
     /// Learning rate of both optimisers.
     #[arg(long, default_value_t = FitConfig::default().lr_energy)]
     lr: f64,
+    /// Learning rate of the energy network only (overrides --lr for it).
+    #[arg(long)]
+    lr_energy: Option<f64>,
+    /// Learning rate of the generator and posterior encoder only (overrides --lr for them).
+    #[arg(long)]
+    lr_generator: Option<f64>,
     /// Trunk width (hidden units per trunk layer).
     #[arg(long, default_value_t = 300)]
     width: usize,
@@ -151,6 +161,10 @@ struct FitArgs {
     /// Checkpoint every N iterations (0: only at the end).
     #[arg(long, default_value_t = FitConfig::default().checkpoint_every)]
     checkpoint_every: u64,
+    /// Stop at this iteration (checkpoint and evaluation) although the
+    /// learning-rate schedule spans --iters; continue later with --resume.
+    #[arg(long)]
+    stop_at: Option<u64>,
     /// Continue the run in this folder from its last checkpoint.
     #[arg(long)]
     resume: Option<PathBuf>,
@@ -167,11 +181,8 @@ fn parse_schedule(s: &str) -> Result<ScheduleKind, String> {
     }
 }
 
-fn run_fit(a: FitArgs) -> Result<()> {
-    if a.threads == 0 {
-        anyhow::bail!("--threads must be at least 1");
-    }
-    let device = fit::parse_device(&a.device)?;
+/// The training configuration the flags describe, checked.
+fn fit_config(a: &FitArgs) -> Result<FitConfig> {
     let config = FitConfig {
         dataset: a.dataset.clone(),
         iters: a.iters,
@@ -188,10 +199,10 @@ fn run_fit(a: FitArgs) -> Result<()> {
         eval_every: a.eval_every,
         lazy_reg: a.lazy_reg.max(1),
         ema_decay: a.ema,
-        cosine_lr: a.cosine_lr,
+        cosine_lr: a.cosine_lr || !a.constant_lr,
         lr_min: a.lr_min,
-        lr_energy: a.lr,
-        lr_generator: a.lr,
+        lr_energy: a.lr_energy.unwrap_or(a.lr),
+        lr_generator: a.lr_generator.unwrap_or(a.lr),
         trunk: vec![a.width; a.depth],
         // Absolute, so `trainer eval` and `--resume` find it from any folder.
         data: a.data.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string()),
@@ -205,12 +216,26 @@ fn run_fit(a: FitArgs) -> Result<()> {
     if !(0.0..1.0).contains(&config.ema_decay) {
         anyhow::bail!("--ema must be in [0, 1), got {}", config.ema_decay);
     }
+    for (flag, lr) in [("--lr-energy", config.lr_energy), ("--lr-generator", config.lr_generator)] {
+        if !(lr.is_finite() && lr > 0.0) {
+            anyhow::bail!("{flag} (or --lr) must be a positive number, got {lr}");
+        }
+    }
     if !(0.0..1.0).contains(&config.holdout) {
         anyhow::bail!("--holdout must be in [0, 1), got {}", config.holdout);
     }
+    Ok(config)
+}
+
+fn run_fit(a: FitArgs) -> Result<()> {
+    if a.threads == 0 {
+        anyhow::bail!("--threads must be at least 1");
+    }
+    let device = fit::parse_device(&a.device)?;
+    let config = fit_config(&a)?;
     let data_name = if a.resume.is_none() { config.source()?.name() } else { "the resumed run's data".to_string() };
     let out = a.resume.clone().unwrap_or(a.out);
-    let opts = RunOptions { out: out.clone(), device, threads: a.threads, progress: !a.quiet };
+    let opts = RunOptions { out: out.clone(), device, threads: a.threads, progress: !a.quiet, stop_at: a.stop_at };
     eprintln!("trainer: {data_name} on {device:?}, {} thread(s), run folder {}", a.threads, out.display());
     let report = fit::fit(config, a.resume.as_deref(), &opts)?;
     println!(
@@ -338,5 +363,47 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fit_args(args: &[&str]) -> FitArgs {
+        let argv = ["trainer", "fit"].iter().chain(args).copied();
+        match Cli::try_parse_from(argv).expect("flags parse").cmd {
+            Cmd::Fit(a) => a,
+            _ => unreachable!("`fit` parses as Cmd::Fit"),
+        }
+    }
+
+    #[test]
+    fn flag_defaults_are_the_config_defaults() {
+        let c = fit_config(&fit_args(&[])).unwrap();
+        let d = FitConfig::default();
+        assert_eq!((c.lr_energy, c.lr_generator, c.lazy_reg, c.r1_gamma), (d.lr_energy, d.lr_generator, d.lazy_reg, d.r1_gamma));
+        assert_eq!((c.steps, c.nz, c.trunk.clone(), c.beta_max), (d.steps, d.nz, d.trunk, d.beta_max));
+        assert_eq!(c.cosine_lr, d.cosine_lr);
+        assert!(!fit_config(&fit_args(&["--constant-lr"])).unwrap().cosine_lr);
+        assert!(fit_config(&fit_args(&["--cosine-lr"])).unwrap().cosine_lr);
+    }
+
+    #[test]
+    fn per_network_learning_rates_override_lr() {
+        let c = fit_config(&fit_args(&["--lr", "1e-3", "--lr-generator", "2e-3"])).unwrap();
+        assert_eq!((c.lr_energy, c.lr_generator), (1e-3, 2e-3));
+        let c = fit_config(&fit_args(&["--lr-energy", "3e-4"])).unwrap();
+        assert_eq!((c.lr_energy, c.lr_generator), (3e-4, FitConfig::default().lr_generator));
+    }
+
+    #[test]
+    fn non_positive_learning_rates_are_refused_with_the_flag_named() {
+        for arg in ["--lr=0", "--lr-energy=-1e-3", "--lr-generator=NaN"] {
+            let e = fit_config(&fit_args(&[arg])).unwrap_err().to_string();
+            assert!(e.contains("must be a positive number"), "{arg}: {e}");
+        }
+        let e = fit_config(&fit_args(&["--lr-energy", "0"])).unwrap_err().to_string();
+        assert!(e.starts_with("--lr-energy"), "{e}");
     }
 }
