@@ -68,6 +68,10 @@ pub struct FitConfig {
     pub beta2: f64,
     /// R1 penalty weight γ.
     pub r1_gamma: f64,
+    /// Weight of the forward-KL half of the generator loss, L_rec + L_KL
+    /// (ALGORITHM.md: 1).
+    #[serde(default = "one_f64")]
+    pub forward_kl_weight: f64,
     /// Lazy regularisation: apply the R1 penalty every this many iterations,
     /// with weight γ · lazy_reg (so its average strength is unchanged).
     #[serde(default = "one")]
@@ -116,6 +120,7 @@ impl Default for FitConfig {
             beta1: 0.0,
             beta2: 0.9,
             r1_gamma: 0.02,
+            forward_kl_weight: 1.0,
             // ALGORITHM.md applies R1 every iteration; every 4th (at 4γ) trained as
             // well on 25gaussians and 1.37x faster (docs/training.md).
             lazy_reg: 4,
@@ -129,6 +134,10 @@ impl Default for FitConfig {
             eval_every: 0,
         }
     }
+}
+
+fn one_f64() -> f64 {
+    1.0
 }
 
 fn one() -> u64 {
@@ -336,7 +345,14 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
 
         // Generator + encoder update, f frozen.
         model.energy_vs.freeze();
-        let lg = generator_loss(&model.energy, &model.generator, &model.encoder, &model.diffusion, &batch);
+        let lg = generator_loss(
+            &model.energy,
+            &model.generator,
+            &model.encoder,
+            &model.diffusion,
+            &batch,
+            config.forward_kl_weight,
+        );
         opt_g.zero_grad();
         lg.loss.backward();
         opt_g.step();

@@ -81,12 +81,16 @@ fn nll_diag(z: &Tensor, mu: &Tensor, logvar: &Tensor) -> Tensor {
 
 /// The generator loss; the energy network must be frozen by the caller
 /// (gradients flow through x'_t into G, not into f's parameters).
+///
+/// `forward_kl_weight` multiplies the forward-KL half, L_rec + L_KL
+/// (ALGORITHM.md: 1; `trainer fit --forward-kl-weight`).
 pub fn generator_loss(
     e: &EnergyNet,
     g: &Generator,
     q: &PosteriorEncoder,
     diff: &Diffusion,
     b: &Batch,
+    forward_kl_weight: f64,
 ) -> GeneratorLoss {
     let n = b.t.size()[0];
     let device = b.x_t.device();
@@ -113,12 +117,51 @@ pub fn generator_loss(
     ) * -0.5;
     let rec = log_n.mean(Kind::Float).neg();
     let kl = ((&lv + 1.0 - mu.square() - lv.exp()).sum_dim_intlist(1, false, Kind::Float) * -0.5).mean(Kind::Float);
-    let loss = -&e_f + &lat + &rec + &kl;
+    let loss = if forward_kl_weight == 1.0 {
+        -&e_f + &lat + &rec + &kl
+    } else {
+        -&e_f + &lat + (&rec + &kl) * forward_kl_weight
+    };
     GeneratorLoss {
         e_f: e_f.double_value(&[]),
         lat: lat.double_value(&[]),
         rec: rec.double_value(&[]),
         kl: kl.double_value(&[]),
         loss,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diffusion::compute_schedule;
+    use crate::fit::FitConfig;
+    use crate::model::Ddaebm;
+    use tch::Device;
+
+    #[test]
+    fn forward_kl_weight_scales_only_l_rec_plus_l_kl() {
+        let c = FitConfig { trunk: vec![16], ..FitConfig::default() };
+        let schedule = compute_schedule(c.schedule, c.beta_min, c.beta_max, c.steps).unwrap();
+        let m = Ddaebm::new(c.arch(2), schedule, Device::Cpu, 1);
+        tch::manual_seed(2);
+        let x0 = Tensor::randn([32, 2], (Kind::Float, Device::Cpu));
+        let t = Tensor::randint(c.steps as i64, [32], (Kind::Int64, Device::Cpu));
+        let (x_t, x_t1) = m.diffusion.q_sample_pairs(&x0, &t);
+        let b = Batch { t, x_t, x_t1 };
+        let run = |w: f64| {
+            tch::manual_seed(3);
+            let l = generator_loss(&m.energy, &m.generator, &m.encoder, &m.diffusion, &b, w);
+            (l.loss.double_value(&[]), l.e_f, l.lat, l.rec, l.kl)
+        };
+        let (one, e_f, lat, rec, kl) = run(1.0);
+        assert!((one - (-e_f + lat + rec + kl)).abs() < 1e-4 * one.abs().max(1.0));
+        for w in [0.0, 0.2, 3.0] {
+            let (l, e_f2, lat2, rec2, kl2) = run(w);
+            // Same draws, same terms; only their weighting changes.
+            assert_eq!((e_f2, lat2, rec2, kl2), (e_f, lat, rec, kl));
+            let want = -e_f + lat + w * (rec + kl);
+            assert!((l - want).abs() < 1e-4 * want.abs().max(1.0), "w {w}: {l} vs {want}");
+        }
     }
 }

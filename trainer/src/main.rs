@@ -113,6 +113,9 @@ struct FitArgs {
     /// R1 penalty weight γ.
     #[arg(long, default_value_t = FitConfig::default().r1_gamma)]
     r1_gamma: f64,
+    /// Weight of the forward-KL half of the generator loss (L_rec + L_KL; 1 in ALGORITHM.md).
+    #[arg(long, default_value_t = FitConfig::default().forward_kl_weight)]
+    forward_kl_weight: f64,
     /// Apply the R1 penalty every N iterations only (weight γ·N).
     #[arg(long, default_value_t = FitConfig::default().lazy_reg)]
     lazy_reg: u64,
@@ -195,6 +198,7 @@ fn fit_config(a: &FitArgs) -> Result<FitConfig> {
         nz: a.nz,
         batchnorm: !a.no_batchnorm,
         r1_gamma: a.r1_gamma,
+        forward_kl_weight: a.forward_kl_weight,
         checkpoint_every: a.checkpoint_every,
         eval_every: a.eval_every,
         lazy_reg: a.lazy_reg.max(1),
@@ -220,6 +224,9 @@ fn fit_config(a: &FitArgs) -> Result<FitConfig> {
         if !(lr.is_finite() && lr > 0.0) {
             anyhow::bail!("{flag} (or --lr) must be a positive number, got {lr}");
         }
+    }
+    if !(config.forward_kl_weight.is_finite() && config.forward_kl_weight >= 0.0) {
+        anyhow::bail!("--forward-kl-weight must be a number >= 0, got {}", config.forward_kl_weight);
     }
     if !(0.0..1.0).contains(&config.holdout) {
         anyhow::bail!("--holdout must be in [0, 1), got {}", config.holdout);
