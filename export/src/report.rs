@@ -219,7 +219,7 @@ pub fn table(rows: &[Row], chosen: Precision) -> String {
          |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
-        let mark = if r.precision == chosen { " (written)" } else { "" };
+        let mark = if r.precision == chosen { " (requested)" } else { "" };
         let (au, change) = match (r.auroc, f32_auroc) {
             (Some(a), Some(b)) => (format!("{a:.4}"), format!("{:+.4}", a - b)),
             (Some(a), None) => (format!("{a:.4}"), "–".into()),
