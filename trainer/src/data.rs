@@ -333,4 +333,95 @@ mod tests {
             assert_eq!((cx + cy).rem_euclid(2), 0, "point {p:?} in an empty cell");
         }
     }
+
+    /// Points of `toy` as (x, y) pairs in f64.
+    fn points(toy: Toy, n: usize, seed: u64) -> Vec<(f64, f64)> {
+        toy.sample(n, &mut ChaCha8Rng::seed_from_u64(seed)).chunks(2).map(|p| (p[0] as f64, p[1] as f64)).collect()
+    }
+
+    fn mean(v: impl Iterator<Item = f64>) -> f64 {
+        let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+        s / n as f64
+    }
+
+    #[test]
+    fn gaussians8_distance_to_nearest_centre_is_rayleigh() {
+        let (centres, sigma) = Toy::Gaussians8.mixture().unwrap();
+        assert!(centres.iter().all(|c| ((c[0].hypot(c[1])) - 4.0 / 1.414).abs() < 1e-12));
+        let pts = points(Toy::Gaussians8, 8000, 2);
+        let mut hits = [0usize; 8];
+        let d = mean(pts.iter().map(|&(x, y)| {
+            let (k, d) = centres
+                .iter()
+                .map(|c| (x - c[0]).hypot(y - c[1]))
+                .enumerate()
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap();
+            hits[k] += 1;
+            d
+        }));
+        // Mean of a 2-D isotropic normal's radius: σ·√(π/2).
+        let want = sigma * (std::f64::consts::PI / 2.0).sqrt();
+        assert!((d / want - 1.0).abs() < 0.03, "{d} vs {want}");
+        assert!(hits.iter().all(|&h| (850..1150).contains(&h)), "{hits:?}");
+    }
+
+    #[test]
+    fn circles_and_rings_sit_on_their_radii() {
+        for (toy, radii) in [(Toy::Circles, &[1.5, 3.0][..]), (Toy::Rings, &[0.75, 1.5, 2.25, 3.0][..])] {
+            let pts = points(toy, 8000, 4);
+            let mut hits = vec![0usize; radii.len()];
+            let off = mean(pts.iter().map(|&(x, y)| {
+                let r = x.hypot(y);
+                let (k, d) =
+                    radii.iter().map(|&q| (r - q).abs()).enumerate().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+                hits[k] += 1;
+                d
+            }));
+            // Noise 0.24 (circles: 3 × 0.08) or 0.08 per axis: mean radial miss ≈ σ·√(2/π).
+            let sigma = if toy == Toy::Circles { 0.24 } else { 0.08 };
+            assert!((off / (sigma * (2.0 / std::f64::consts::PI).sqrt()) - 1.0).abs() < 0.1, "{toy}: {off}");
+            let share = 8000 / radii.len();
+            assert!(hits.iter().all(|&h| h.abs_diff(share) < share / 8), "{toy}: {hits:?}");
+        }
+    }
+
+    #[test]
+    fn moons_lie_on_two_unit_half_circles() {
+        let pts = points(Toy::Moons, 6000, 5);
+        let (mut upper, mut lower) = (0usize, 0usize);
+        let off = mean(pts.iter().map(|&(x, y)| {
+            let (a, b) = ((x.hypot(y) - 1.0).abs(), ((x - 1.0).hypot(y - 0.5) - 1.0).abs());
+            if a < b {
+                upper += 1
+            } else {
+                lower += 1
+            }
+            a.min(b)
+        }));
+        assert!(off < 0.1, "{off}");
+        assert!(upper.abs_diff(lower) < 600, "{upper} / {lower}");
+        assert!(
+            (mean(pts.iter().map(|p| p.0)) - 0.5).abs() < 0.05 && (mean(pts.iter().map(|p| p.1)) - 0.25).abs() < 0.05
+        );
+    }
+
+    #[test]
+    fn swissroll_pinwheel_and_spirals_have_their_radii() {
+        use std::f64::consts::PI;
+        // Swiss roll: radius ≈ t/5 with t uniform in [1.5π, 4.5π], plus unit
+        // noise / 5: mean 1.897 (3π/5 = 1.885 and the noise's E[1/(2t)]/5).
+        let r = points(Toy::SwissRoll, 8000, 6).iter().map(|&(x, y)| x.hypot(y)).collect::<Vec<_>>();
+        assert!((mean(r.iter().copied()) - 1.897).abs() < 0.04, "{}", mean(r.iter().copied()));
+        assert!(r.iter().all(|&v| v < 4.5 * PI / 5.0 + 1.0));
+        // Pinwheel: radius 2·√(r² + tg²), r ~ N(1, 0.3), tg ~ N(0, 0.1):
+        // mean ≈ 2·(E|r| + E tg² / 2) ≈ 2.01.
+        let pin = points(Toy::Pinwheel, 8000, 7);
+        let rp = mean(pin.iter().map(|&(x, y)| x.hypot(y)));
+        assert!((rp - 2.01).abs() < 0.05, "{rp}");
+        // 2 spirals: symmetric through the origin, radius ≤ (3π + 0.5·√2)/3 plus noise.
+        let sp = points(Toy::TwoSpirals, 8000, 8);
+        assert!(mean(sp.iter().map(|p| p.0)).abs() < 0.06 && mean(sp.iter().map(|p| p.1)).abs() < 0.06);
+        assert!(sp.iter().all(|&(x, y)| x.hypot(y) < (3.0 * PI + 0.8) / 3.0 + 0.6));
+    }
 }
