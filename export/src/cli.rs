@@ -4,19 +4,21 @@
 //! - `export inspect MODEL`: what a model file holds and what the runtime needs;
 //! - `export score MODEL DATA`: score a data file through the runtime.
 
-use std::path::PathBuf;
 use std::ffi::OsString;
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
-use clap::{ArgGroup, Parser};
 use crate::checkpoint::{write_atomic, Checkpoint};
 use crate::model_file::{DeployModel, Precision};
 use crate::{calibrate, report, score};
+use anyhow::{bail, Context, Result};
+use clap::{ArgGroup, Parser};
 
 /// `export CHECKPOINT ...`.
 #[derive(Parser)]
 #[command(name = "export", version, about = "Turn a DDAEBM checkpoint into a model file for devices")]
-#[command(after_help = "Other commands:\n  export inspect MODEL          what a model file holds and what the runtime needs\n  export score MODEL DATA ...   score a CSV / .npy file through the runtime (export score --help)")]
+#[command(
+    after_help = "Other commands:\n  export inspect MODEL          what a model file holds and what the runtime needs\n  export score MODEL DATA ...   score a CSV / .npy file through the runtime (export score --help)"
+)]
 #[command(group(ArgGroup::new("precision").args(["f32", "fp16", "bf16", "int8"]).multiple(false)))]
 struct Cli {
     /// A checkpoint written by `trainer fit` (e.g. runs/25gaussians/checkpoint.safetensors).
@@ -98,9 +100,8 @@ impl Cli {
 
 /// Loads model bytes in the runtime, which every written file must pass.
 fn runtime_model(bytes: &[u8]) -> Result<ddaebm_runtime::Model<'_>> {
-    ddaebm_runtime::Model::from_bytes(bytes).map_err(|e| {
-        anyhow::anyhow!("internal error: the runtime refuses the exported model ({e}); please report it")
-    })
+    ddaebm_runtime::Model::from_bytes(bytes)
+        .map_err(|e| anyhow::anyhow!("internal error: the runtime refuses the exported model ({e}); please report it"))
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -260,7 +261,13 @@ fn score_file(cli: ScoreCli) -> Result<()> {
     if let Some(out) = &cli.out {
         score::write_scores(out, &model, &scores, labels)?;
     }
-    println!("scored {} {} of {} with {}", summary.rows, if cli.window.is_some() { "windows" } else { "rows" }, cli.data.display(), cli.model.display());
+    println!(
+        "scored {} {} of {} with {}",
+        summary.rows,
+        if cli.window.is_some() { "windows" } else { "rows" },
+        cli.data.display(),
+        cli.model.display()
+    );
     let show = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
     if labels.is_some() {
         println!("  AUROC              {}", show(summary.auroc));

@@ -6,9 +6,9 @@ use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
 use crate::calibrate::Calibration;
-use ddaebm_runtime::ScoreKind;
 use crate::checkpoint::{f32_le_bytes, Checkpoint, ScheduleKind};
 use crate::fold::{fold_net, FoldError, Layer};
+use ddaebm_runtime::ScoreKind;
 
 /// The model file format version written here.
 pub const FORMAT_VERSION: u32 = 1;
@@ -168,7 +168,12 @@ impl DeployModel {
             entries.push(("schedule.sigma_bar".into(), Dtype::F32, vec![self.steps], f32s(&self.sigma_bar)));
         }
         if let Some(c) = &self.calibration {
-            entries.push(("calibration.quantiles".into(), Dtype::F32, vec![c.quantiles.len()], f32_le_bytes(&c.quantiles)));
+            entries.push((
+                "calibration.quantiles".into(),
+                Dtype::F32,
+                vec![c.quantiles.len()],
+                f32_le_bytes(&c.quantiles),
+            ));
             entries.push(("calibration.threshold".into(), Dtype::F32, vec![1], f32_le_bytes(&[c.threshold])));
         }
         for (net, layers) in [("energy", &self.energy), ("generator", &self.generator)] {

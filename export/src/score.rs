@@ -70,10 +70,7 @@ pub fn read_rows(
     }
     if t.dim != data_dim {
         let hint = if window.is_none() && t.dim > 0 && data_dim % t.dim == 0 && data_dim > t.dim {
-            format!(
-                "; the model may have been trained with --window {}: pass the same --window",
-                data_dim / t.dim
-            )
+            format!("; the model may have been trained with --window {}: pass the same --window", data_dim / t.dim)
         } else if t.dim == data_dim + 1 && label_column.is_none() {
             "; if one column is a 0/1 label, name it with --label-column".to_string()
         } else {

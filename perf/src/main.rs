@@ -132,7 +132,8 @@ fn energy_macs(bytes: &[u8]) -> usize {
             continue;
         }
         let shape = &rest[rest.find("\"shape\":[").unwrap() + 9..];
-        let dims: Vec<usize> = shape[..shape.find(']').unwrap()].split(',').map(|d| d.trim().parse().unwrap()).collect();
+        let dims: Vec<usize> =
+            shape[..shape.find(']').unwrap()].split(',').map(|d| d.trim().parse().unwrap()).collect();
         macs += dims[0] * dims[1];
     }
     macs
@@ -174,7 +175,10 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("runs/quickstart/checkpoint.safetensors"));
     let ckpt = Checkpoint::load(&ckpt_path).unwrap_or_else(|e| {
-        eprintln!("perf: cannot load {} ({e}); run scripts/quickstart.sh first or pass a checkpoint", ckpt_path.display());
+        eprintln!(
+            "perf: cannot load {} ({e}); run scripts/quickstart.sh first or pass a checkpoint",
+            ckpt_path.display()
+        );
         std::process::exit(2)
     });
     tch::set_num_threads(1);

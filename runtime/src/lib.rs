@@ -97,8 +97,8 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-mod calibration;
 mod batch;
+mod calibration;
 mod energy;
 pub mod error;
 mod format;
@@ -109,10 +109,11 @@ mod sampler;
 mod schedule;
 
 pub use calibration::Verdict;
+pub use energy::{DEFAULT_DRAWS, RECONSTRUCTION_SEED};
 pub use error::Error;
 pub use format::{LayerParam, Net, TensorName, MAX_LAYERS};
-pub use energy::{DEFAULT_DRAWS, RECONSTRUCTION_SEED};
 pub use model::{
-    scratch_len_for, Model, ScoreKind, WeightDtype, FORMAT_VERSION, MAX_DATA_DIM, MAX_DRAWS, MAX_NZ, MAX_QUANTILES, MAX_STEPS,
+    scratch_len_for, Model, ScoreKind, WeightDtype, FORMAT_VERSION, MAX_DATA_DIM, MAX_DRAWS, MAX_NZ, MAX_QUANTILES,
+    MAX_STEPS,
 };
 pub use rng::Rng;

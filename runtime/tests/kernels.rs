@@ -63,15 +63,14 @@ fn ref_forward(layers: &[LayerSpec], t: usize, x: &[f32], wt: Wt) -> Vec<f32> {
                 ref_int8(&q, &s, &h, bias)
             }
             _ => {
-                let w: Vec<f32> = l
-                    .w
-                    .iter()
-                    .map(|&w| match wt {
-                        Wt::F16 => round_f16(w),
-                        Wt::Bf16 => round_bf16(w),
-                        _ => w,
-                    })
-                    .collect();
+                let w: Vec<f32> =
+                    l.w.iter()
+                        .map(|&w| match wt {
+                            Wt::F16 => round_f16(w),
+                            Wt::Bf16 => round_bf16(w),
+                            _ => w,
+                        })
+                        .collect();
                 (0..l.out).map(|j| ref_dot(&w[j * l.inp..(j + 1) * l.inp], &h) + bias[j]).collect()
             }
         };
@@ -182,7 +181,14 @@ fn int8_activation_quantisation_error() {
         for _ in 0..64 {
             let x: Vec<f32> = (0..2).map(|_| 2.0 * rng.normal()).collect();
             got.push(model.energy(&x, 0, &mut scratch).unwrap() as f64);
-            want.push(reference_forward(&spec.energy, 0, &normalise(&spec, &x).iter().map(|&v| v as f64).collect::<Vec<_>>(), Wt::Int8)[0]);
+            want.push(
+                reference_forward(
+                    &spec.energy,
+                    0,
+                    &normalise(&spec, &x).iter().map(|&v| v as f64).collect::<Vec<_>>(),
+                    Wt::Int8,
+                )[0],
+            );
         }
         let rms = (want.iter().map(|v| v * v).sum::<f64>() / want.len() as f64).sqrt();
         let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);

@@ -44,8 +44,10 @@ fn reconstruction_score_matches_its_definition() {
         let mut rng = Rng::new(RECONSTRUCTION_SEED);
         let mut total = 0.0;
         for _ in 0..4 {
-            let mut input: Vec<f64> =
-                xn.iter().map(|&v| f64::from(A_BAR[0]) * v + f64::from(SIGMA_BAR[0]) * f64::from(rng.normal())).collect();
+            let mut input: Vec<f64> = xn
+                .iter()
+                .map(|&v| f64::from(A_BAR[0]) * v + f64::from(SIGMA_BAR[0]) * f64::from(rng.normal()))
+                .collect();
             input.extend([0.0, 0.0]);
             let out = reference_forward(&s.generator, 0, &input, Wt::F32);
             total += xn.iter().zip(&out).map(|(a, b)| (a - b).powi(2)).sum::<f64>();

@@ -151,7 +151,8 @@ fn every_precision_with_calibration_report_and_scoring() {
     // and the calibration; far-off readings reconstruct badly.
     let rec = d.join("model-rec.safetensors");
     let c = s(&d.join("calib.csv"));
-    run_args(["export", &ckpt, "--score", "reconstruction", "--draws", "4", "--calibrate", &c, "-o", &s(&rec)]).unwrap();
+    run_args(["export", &ckpt, "--score", "reconstruction", "--draws", "4", "--calibrate", &c, "-o", &s(&rec)])
+        .unwrap();
     let bytes = std::fs::read(&rec).unwrap();
     let model = Model::from_bytes(&bytes).unwrap();
     assert_eq!(model.score_kind(), ddaebm_runtime::ScoreKind::Reconstruction);
@@ -196,7 +197,7 @@ fn every_precision_with_calibration_report_and_scoring() {
     let err = run_args(["export", &ckpt, "--calibrate", &s(&d.join("nan.csv"))]).unwrap_err();
     assert!(format!("{err:#}").contains("line 3"), "{err:#}");
     // Scoring without the label column that was asked for.
-    let err = run_args(["export", "score", &s(&refused), &s(&d.join("calib.csv")), "--label-column", "label"])
-        .unwrap_err();
+    let err =
+        run_args(["export", "score", &s(&refused), &s(&d.join("calib.csv")), "--label-column", "label"]).unwrap_err();
     assert!(format!("{err:#}").contains("no column called `label`"), "{err:#}");
 }

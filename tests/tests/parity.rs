@@ -213,7 +213,8 @@ fn model_file_coefficients_match_golden_values() {
     let var = [0.0f64, 0.4408191478631758, 0.8842024435666054, 0.9840607148182405];
     let dir = tempfile::tempdir().unwrap();
     let config = FitConfig { iters: 1, checkpoint_every: 0, ..FitConfig::default() };
-    let opts = RunOptions { out: dir.path().to_path_buf(), device: Device::Cpu, threads: 1, progress: false, stop_at: None };
+    let opts =
+        RunOptions { out: dir.path().to_path_buf(), device: Device::Cpu, threads: 1, progress: false, stop_at: None };
     let report = fit::fit(config, None, &opts).unwrap();
     let ckpt = Checkpoint::load(&report.checkpoint).unwrap();
     let bytes = DeployModel::from_checkpoint(&ckpt).unwrap().to_bytes(Precision::F16);

@@ -389,9 +389,12 @@ mod tests {
     fn flag_defaults_are_the_config_defaults() {
         let c = fit_config(&fit_args(&[])).unwrap();
         let d = FitConfig::default();
-        assert_eq!((c.lr_energy, c.lr_generator, c.lazy_reg, c.r1_gamma), (d.lr_energy, d.lr_generator, d.lazy_reg, d.r1_gamma));
+        assert_eq!(
+            (c.lr_energy, c.lr_generator, c.lazy_reg, c.r1_gamma),
+            (d.lr_energy, d.lr_generator, d.lazy_reg, d.r1_gamma)
+        );
         assert_eq!((c.steps, c.nz, c.trunk.clone(), c.beta_max), (d.steps, d.nz, d.trunk, d.beta_max));
-        assert_eq!(c.cosine_lr, d.cosine_lr);
+        assert_eq!((c.cosine_lr, c.forward_kl_weight), (d.cosine_lr, d.forward_kl_weight));
         assert!(!fit_config(&fit_args(&["--constant-lr"])).unwrap().cosine_lr);
         assert!(fit_config(&fit_args(&["--cosine-lr"])).unwrap().cosine_lr);
     }
