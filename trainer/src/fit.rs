@@ -284,6 +284,22 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
                 .with_context(|| format!("{}: no trainer state; was it written by `trainer fit`?", path.display()))?;
             let mut cfg = state.config.clone();
             cfg.iters = config.iters;
+            if cfg.cosine_lr && state.config.iters != cfg.iters && cfg.iters > ckpt.meta.iteration {
+                let at = ckpt.meta.iteration;
+                let planned = state.config.iters;
+                let hint = if at < planned {
+                    format!(" (resume with --iters {planned} to finish the planned schedule)")
+                } else {
+                    String::new()
+                };
+                eprintln!(
+                    "note: the cosine learning-rate schedule now spans {} iterations instead of {planned}; \
+                     at iteration {at} the learning rate moves from {:.2e} to {:.2e}{hint}",
+                    cfg.iters,
+                    state.config.lr_at(state.config.lr_generator, at),
+                    cfg.lr_at(cfg.lr_generator, at),
+                );
+            }
             if state.threads != opts.threads {
                 eprintln!(
                     "note: resuming with {} threads, the run used {}; results will differ in the last bits",
