@@ -1031,6 +1031,53 @@ mod dsp {
         }
     }
 
+    /// One row's 8 weights (`LDRD` from `{p}`, post-incremented) against the
+    /// 8 activations in r2–r5 (i16 pairs), into the accumulator `{a}`.
+    #[rustfmt::skip]
+    macro_rules! i8_row8 {
+        ($p:literal, $a:literal) => {
+            concat!(
+                "ldrd {w0}, {w1}, [{", $p, "}], #8\n",
+                "sxtb16 {t}, {w0}\n",
+                "sxtb16 {w0}, {w0}, ror #8\n",
+                "smlad {", $a, "}, {t}, r2, {", $a, "}\n",
+                "smlad {", $a, "}, {w0}, r3, {", $a, "}\n",
+                "sxtb16 {t}, {w1}\n",
+                "sxtb16 {w1}, {w1}, ror #8\n",
+                "smlad {", $a, "}, {t}, r4, {", $a, "}\n",
+                "smlad {", $a, "}, {w1}, r5, {", $a, "}",
+            )
+        };
+    }
+
+    /// 8 inputs of the row pair: one `LDM` of 4 activation words, then both rows.
+    macro_rules! i8_step8 {
+        () => {
+            concat!("ldm {xp}!, {{r2, r3, r4, r5}}\n", i8_row8!("p0", "a0"), "\n", i8_row8!("p1", "a1"))
+        };
+    }
+
+    /// One row's 4 weights (`LDR` from `{p}`) against r2–r3, into `{a}`.
+    #[rustfmt::skip]
+    macro_rules! i8_row4 {
+        ($p:literal, $a:literal) => {
+            concat!(
+                "ldr {w0}, [{", $p, "}], #4\n",
+                "sxtb16 {t}, {w0}\n",
+                "sxtb16 {w0}, {w0}, ror #8\n",
+                "smlad {", $a, "}, {t}, r2, {", $a, "}\n",
+                "smlad {", $a, "}, {w0}, r3, {", $a, "}",
+            )
+        };
+    }
+
+    /// 4 inputs of the row pair: one `LDM` of 2 activation words, then both rows.
+    macro_rules! i8_step4 {
+        () => {
+            concat!("ldm {xp}!, {{r2, r3}}\n", i8_row4!("p0", "a0"), "\n", i8_row4!("p1", "a1"))
+        };
+    }
+
     /// `pairs` row pairs of an int8 layer with `n` inputs (`n` ≤ `QBLOCK`, a
     /// multiple of 4), whole: `y[j] = (sx · scale[j]) · Σ q[j][i]·xq[i] +
     /// bias[j]`, times `slope` when negative, for rows `0..2·pairs` of
@@ -1112,84 +1159,20 @@ mod dsp {
                 "subs {n}, {n}, #16",
                 "blo 3f",
                 "2:",
-                "ldm {xp}!, {{r2, r3, r4, r5}}",
-                "ldrd {w0}, {w1}, [{p0}], #8",
-                "sxtb16 {t}, {w0}",
-                "sxtb16 {w0}, {w0}, ror #8",
-                "smlad {a0}, {t}, r2, {a0}",
-                "smlad {a0}, {w0}, r3, {a0}",
-                "sxtb16 {t}, {w1}",
-                "sxtb16 {w1}, {w1}, ror #8",
-                "smlad {a0}, {t}, r4, {a0}",
-                "smlad {a0}, {w1}, r5, {a0}",
-                "ldrd {w0}, {w1}, [{p1}], #8",
-                "sxtb16 {t}, {w0}",
-                "sxtb16 {w0}, {w0}, ror #8",
-                "smlad {a1}, {t}, r2, {a1}",
-                "smlad {a1}, {w0}, r3, {a1}",
-                "sxtb16 {t}, {w1}",
-                "sxtb16 {w1}, {w1}, ror #8",
-                "smlad {a1}, {t}, r4, {a1}",
-                "smlad {a1}, {w1}, r5, {a1}",
-                "ldm {xp}!, {{r2, r3, r4, r5}}",
-                "ldrd {w0}, {w1}, [{p0}], #8",
-                "sxtb16 {t}, {w0}",
-                "sxtb16 {w0}, {w0}, ror #8",
-                "smlad {a0}, {t}, r2, {a0}",
-                "smlad {a0}, {w0}, r3, {a0}",
-                "sxtb16 {t}, {w1}",
-                "sxtb16 {w1}, {w1}, ror #8",
-                "smlad {a0}, {t}, r4, {a0}",
-                "smlad {a0}, {w1}, r5, {a0}",
-                "ldrd {w0}, {w1}, [{p1}], #8",
-                "sxtb16 {t}, {w0}",
-                "sxtb16 {w0}, {w0}, ror #8",
-                "smlad {a1}, {t}, r2, {a1}",
-                "smlad {a1}, {w0}, r3, {a1}",
-                "sxtb16 {t}, {w1}",
-                "sxtb16 {w1}, {w1}, ror #8",
-                "smlad {a1}, {t}, r4, {a1}",
-                "smlad {a1}, {w1}, r5, {a1}",
+                i8_step8!(),
+                i8_step8!(),
                 "subs {n}, {n}, #16",
                 "bhs 2b",
                 // 8 inputs left over?
                 "3:",
                 "tst {n}, #8",
                 "beq 4f",
-                "ldm {xp}!, {{r2, r3, r4, r5}}",
-                "ldrd {w0}, {w1}, [{p0}], #8",
-                "sxtb16 {t}, {w0}",
-                "sxtb16 {w0}, {w0}, ror #8",
-                "smlad {a0}, {t}, r2, {a0}",
-                "smlad {a0}, {w0}, r3, {a0}",
-                "sxtb16 {t}, {w1}",
-                "sxtb16 {w1}, {w1}, ror #8",
-                "smlad {a0}, {t}, r4, {a0}",
-                "smlad {a0}, {w1}, r5, {a0}",
-                "ldrd {w0}, {w1}, [{p1}], #8",
-                "sxtb16 {t}, {w0}",
-                "sxtb16 {w0}, {w0}, ror #8",
-                "smlad {a1}, {t}, r2, {a1}",
-                "smlad {a1}, {w0}, r3, {a1}",
-                "sxtb16 {t}, {w1}",
-                "sxtb16 {w1}, {w1}, ror #8",
-                "smlad {a1}, {t}, r4, {a1}",
-                "smlad {a1}, {w1}, r5, {a1}",
+                i8_step8!(),
                 // 4 inputs left over?
                 "4:",
                 "tst {n}, #4",
                 "beq 5f",
-                "ldm {xp}!, {{r2, r3}}",
-                "ldr {w0}, [{p0}], #4",
-                "sxtb16 {t}, {w0}",
-                "sxtb16 {w0}, {w0}, ror #8",
-                "smlad {a0}, {t}, r2, {a0}",
-                "smlad {a0}, {w0}, r3, {a0}",
-                "ldr {w0}, [{p1}], #4",
-                "sxtb16 {t}, {w0}",
-                "sxtb16 {w0}, {w0}, ror #8",
-                "smlad {a1}, {t}, r2, {a1}",
-                "smlad {a1}, {w0}, r3, {a1}",
+                i8_step4!(),
                 "5:",
                 // y = (sx · s) · (sum as f32) + b; if y < 0: y · slope.
                 "ldr {t}, [sp]",
