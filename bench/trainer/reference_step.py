@@ -14,10 +14,15 @@ Prints one line: `reference it/s <value>` (iterations after a warm-up of 50).
 
 import argparse
 import math
+import os
+import sys
 import time
 
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "golden"))
+import schedule as golden  # noqa: E402
 
 
 def time_embedding(t, dim=16):
@@ -70,27 +75,20 @@ class Encoder(nn.Module):
         return self.mu(h), self.logvar(h)
 
 
-def schedule(steps=4, beta_min=0.1, beta_max=20.0, eps=1e-3):
-    s = [k / steps * (1 - eps) + eps for k in range(steps + 1)]
-    var = [1 - math.exp(-0.5 * x * x * (beta_max - beta_min) - x * beta_min) for x in s]
-    ab = [1 - v for v in var]
-    beta = [var[0]] + [min(1 - ab[k] / ab[k - 1], 0.999) for k in range(1, steps + 1)]
-    a = [math.sqrt(1 - b) for b in beta]
-    sig = [math.sqrt(b) for b in beta]
-    a_bar, acc = [], 1.0
-    for x in a:
-        acc *= x
-        a_bar.append(acc)
-    sig_bar = [math.sqrt(1 - x * x) for x in a_bar]
-    abp, acc = [], 1.0
-    for b in beta:
-        acc *= 1 - b
-        abp.append(acc)
-    var_t = [beta[t + 1] * (1 - abp[t]) / (1 - abp[t + 1]) for t in range(steps)]
-    c1 = [beta[t + 1] * math.sqrt(abp[t]) / (1 - abp[t + 1]) for t in range(steps)]
-    c2 = [(1 - abp[t]) * math.sqrt(1 - beta[t + 1]) / (1 - abp[t + 1]) for t in range(steps)]
+def schedule(steps=4, beta_min=0.1, beta_max=20.0):
+    """The coefficients as tensors, from the project's independent Python
+    computation (tests/golden/schedule.py, the trainer's convention)."""
+    c = golden.schedule("vp", beta_min, beta_max, steps)
     f = lambda v: torch.tensor(v, dtype=torch.float32)
-    return dict(a=f(a), sig=f(sig), a_bar=f(a_bar), sig_bar=f(sig_bar), var=f(var_t), c1=f(c1), c2=f(c2))
+    return dict(
+        a=f(c["a"]),
+        sig=f([math.sqrt(1 - x * x) for x in c["a"]]),
+        a_bar=f(c["a_bar"]),
+        sig_bar=f([math.sqrt(1 - x * x) for x in c["a_bar"]]),
+        var=f(c["posterior_var"]),
+        c1=f(c["coef1"]),
+        c2=f(c["coef2"]),
+    )
 
 
 def main():

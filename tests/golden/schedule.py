@@ -38,7 +38,8 @@ def schedule(kind, beta_min, beta_max, n):
     return dict(a=a_s, a_bar=a_s_cum, coef1=coef1, coef2=coef2, posterior_var=post_var)
 
 
-for kind, lo, hi, n in [("vp", 0.1, 20.0, 4), ("vp", 0.01, 0.1, 4), ("geometric", 0.01, 0.5, 4)]:
-    print(f"// {kind} beta {lo}..{hi}, T = {n}")
-    for k, v in schedule(kind, lo, hi, n).items():
-        print(f"{k}: [{', '.join(repr(x) for x in v)}],")
+if __name__ == "__main__":
+    for kind, lo, hi, n in [("vp", 0.1, 20.0, 4), ("vp", 0.01, 0.1, 4), ("geometric", 0.01, 0.5, 4)]:
+        print(f"// {kind} beta {lo}..{hi}, T = {n}")
+        for k, v in schedule(kind, lo, hi, n).items():
+            print(f"{k}: [{', '.join(repr(x) for x in v)}],")
