@@ -7,7 +7,6 @@ use ddaebm_export::checkpoint::{Checkpoint, CheckpointError};
 use ddaebm_export::fold::FoldError;
 use ddaebm_export::model_file::DeployModel;
 use ddaebm_trainer::fit::{self, FitConfig, RunOptions};
-use tch::Device;
 
 static TORCH: Mutex<()> = Mutex::new(());
 
@@ -15,8 +14,7 @@ fn checkpoint() -> (tempfile::TempDir, Checkpoint) {
     let _g = TORCH.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let config = FitConfig { iters: 2, checkpoint_every: 0, ..FitConfig::default() };
-    let opts =
-        RunOptions { out: dir.path().to_path_buf(), device: Device::Cpu, threads: 1, progress: false, stop_at: None };
+    let opts = RunOptions::quiet_cpu(dir.path());
     let report = fit::fit(config, None, &opts).unwrap();
     let ckpt = Checkpoint::load(&report.checkpoint).unwrap();
     (dir, ckpt)

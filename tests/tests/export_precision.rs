@@ -14,7 +14,6 @@ use ddaebm_export::cli::run_args;
 use ddaebm_export::detection::auroc;
 use ddaebm_runtime::{Model, Rng};
 use ddaebm_trainer::fit::{self, FitConfig, RunOptions};
-use tch::Device;
 
 /// Writes `rows` 2-D readings in raw units (centre (5, −3), σ (2, 0.5));
 /// with `anomalies`, that many points on a ring 4 to 6 σ out, and a label
@@ -65,7 +64,7 @@ fn every_precision_with_calibration_report_and_scoring() {
         eval_every: 0,
         ..FitConfig::default()
     };
-    let opts = RunOptions { out: d.join("run"), device: Device::Cpu, threads: 1, progress: false, stop_at: None };
+    let opts = RunOptions::quiet_cpu(d.join("run"));
     let ckpt = s(&fit::fit(config, None, &opts).unwrap().checkpoint);
 
     // (flag, name in the report, bound on every error figure)

@@ -36,7 +36,7 @@ fn host(t: &Tensor) -> Vec<f32> {
 /// A briefly trained checkpoint: weights and BatchNorm statistics away from their initial values.
 fn checkpoint(dir: &std::path::Path) -> Checkpoint {
     let config = FitConfig { iters: 60, seed: 9, checkpoint_every: 0, ..FitConfig::default() };
-    let opts = RunOptions { out: dir.to_path_buf(), device: Device::Cpu, threads: 1, progress: false, stop_at: None };
+    let opts = RunOptions::quiet_cpu(dir);
     let report = fit::fit(config, None, &opts).unwrap();
     Checkpoint::load(&report.checkpoint).unwrap()
 }
@@ -213,8 +213,7 @@ fn model_file_coefficients_match_golden_values() {
     let var = [0.0f64, 0.4408191478631758, 0.8842024435666054, 0.9840607148182405];
     let dir = tempfile::tempdir().unwrap();
     let config = FitConfig { iters: 1, checkpoint_every: 0, ..FitConfig::default() };
-    let opts =
-        RunOptions { out: dir.path().to_path_buf(), device: Device::Cpu, threads: 1, progress: false, stop_at: None };
+    let opts = RunOptions::quiet_cpu(dir.path());
     let report = fit::fit(config, None, &opts).unwrap();
     let ckpt = Checkpoint::load(&report.checkpoint).unwrap();
     let bytes = DeployModel::from_checkpoint(&ckpt).unwrap().to_bytes(Precision::F16);

@@ -19,7 +19,7 @@ use tch::Device;
 static TORCH: Mutex<()> = Mutex::new(());
 
 fn opts(dir: &Path) -> RunOptions {
-    RunOptions { out: dir.to_path_buf(), device: Device::Cpu, threads: 1, progress: false, stop_at: None }
+    RunOptions::quiet_cpu(dir)
 }
 
 fn short(iters: u64, seed: u64) -> FitConfig {

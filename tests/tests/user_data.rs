@@ -36,7 +36,7 @@ fn csv_in_raw_units_round_trips_through_export_and_runtime() {
         ..FitConfig::default()
     };
     let out = dir.path().join("run");
-    let opts = RunOptions { out: out.clone(), device: Device::Cpu, threads: 1, progress: false, stop_at: None };
+    let opts = RunOptions::quiet_cpu(&out);
     let report = fit::fit(config, None, &opts).unwrap();
     let ckpt = Checkpoint::load(&report.checkpoint).unwrap();
     let norm = &ckpt.meta.normalisation;

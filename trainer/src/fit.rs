@@ -213,6 +213,14 @@ pub struct RunOptions {
     pub stop_at: Option<u64>,
 }
 
+impl RunOptions {
+    /// CPU, one thread, no progress bar, to the end: what tests and scripts
+    /// that train in-process want.
+    pub fn quiet_cpu(out: impl Into<PathBuf>) -> Self {
+        RunOptions { out: out.into(), device: Device::Cpu, threads: 1, progress: false, stop_at: None }
+    }
+}
+
 /// What a finished run reports.
 #[derive(Debug, Clone)]
 pub struct FitReport {
