@@ -17,7 +17,8 @@ cargo build --release --quiet -p ddaebm-trainer -p ddaebm-export --bins
 cargo build --release --quiet -p ddaebm-runtime --example host_demo
 
 echo "== trainer fit: 25gaussians, $ITERS iterations -> $OUT" >&2
-./target/release/trainer fit --dataset 25gaussians --iters "$ITERS" --out "$OUT"
+# --overwrite: a second quickstart replaces the first one's run in $OUT.
+./target/release/trainer fit --dataset 25gaussians --iters "$ITERS" --out "$OUT" --overwrite
 
 echo "== export: calibrated on fresh data, accuracy report on a labelled probe (data vs uniform points)" >&2
 ./target/release/trainer data --dataset 25gaussians -n 2000 --seed 7 --out "$OUT/calib.csv"

@@ -1,26 +1,112 @@
 //! The `export` command line, as a library so end-to-end tests can drive it:
-//! - `export CHECKPOINT [--f32 | --fp16 | --bf16 | --int8] [--calibrate FILE] [--probe FILE]`:
-//!   write a deployable model file after printing its accuracy report;
+//! - `export [convert] CHECKPOINT [--f32 | --fp16 | --bf16 | --int8] [--calibrate FILE] [--probe FILE]`:
+//!   write a deployable model file after printing its accuracy report (the
+//!   bare form `export CHECKPOINT ...` is `export convert CHECKPOINT ...`);
 //! - `export inspect MODEL`: what a model file holds and what the runtime needs;
 //! - `export score MODEL DATA`: score a data file through the runtime.
+//!
+//! Usage errors are [`UsageError`]s (the binary exits with 2 for them, as
+//! `trainer` does); `--help` and `--version` print and succeed.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use crate::checkpoint::{write_atomic, Checkpoint};
 use crate::model_file::{DeployModel, Precision};
 use crate::{calibrate, report, score};
-use anyhow::{bail, Context, Result};
-use clap::{ArgGroup, Parser};
+use anyhow::{Context, Result};
+use clap::{ArgGroup, Parser, Subcommand};
 
-/// `export CHECKPOINT ...`.
+/// A command-line usage error: an unknown flag, a missing argument, a flag
+/// value out of range. The `export` binary prints it and exits with 2 (1 is
+/// for everything else: unreadable files, refused exports).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Returns early with a [`UsageError`].
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new(UsageError(format!($($arg)*))))
+    };
+}
+
+/// The exit code for an error returned by [`run_args`] (or by the trainer's
+/// own command line): 2 for a [`UsageError`], 1 otherwise.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<UsageError>().is_some() {
+        2
+    } else {
+        1
+    }
+}
+
+/// Restores the default action of SIGPIPE, which the Rust runtime ignores:
+/// printing into a closed pipe (`export inspect M | head -1`) then ends the
+/// process quietly, as with other Unix tools, instead of a panic in
+/// `println!` (exit 101). Binaries call it first thing in `main`.
+pub fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    {
+        extern "C" {
+            fn signal(signum: i32, handler: usize) -> usize;
+        }
+        // SIGPIPE is 13 and SIG_DFL is 0 on Linux, macOS and the BSDs.
+        const SIGPIPE: i32 = 13;
+        const SIG_DFL: usize = 0;
+        // SAFETY: `signal` is async-signal-safe to call here (single-threaded
+        // start of `main`), and SIG_DFL installs no Rust code as a handler.
+        unsafe {
+            signal(SIGPIPE, SIG_DFL);
+        }
+    }
+}
+
+/// `export [COMMAND]`.
 #[derive(Parser)]
-#[command(name = "export", version, about = "Turn a DDAEBM checkpoint into a model file for devices")]
 #[command(
-    after_help = "Other commands:\n  export inspect MODEL          what a model file holds and what the runtime needs\n  export score MODEL DATA ...   score a CSV / .npy file through the runtime (export score --help)"
+    name = "export",
+    version,
+    about = "Turn a DDAEBM checkpoint into a model file for devices, inspect model files, score data with them",
+    override_usage = "export [convert] CHECKPOINT [OPTIONS]\n       export inspect MODEL\n       export score MODEL DATA [OPTIONS]\n       export help [COMMAND]",
+    after_help = "`export CHECKPOINT [OPTIONS]` (no command) is `export convert CHECKPOINT [OPTIONS]`.",
+    subcommand_required = true
 )]
-#[command(group(ArgGroup::new("precision").args(["f32", "fp16", "bf16", "int8"]).multiple(false)))]
 struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Turn a checkpoint into a model file, after printing its accuracy
+    /// report (the default command: `export CHECKPOINT` is `export convert CHECKPOINT`).
+    Convert(ConvertCli),
+    /// What a model file holds and what the runtime needs: metadata, tensors,
+    /// calibration, flash, scratch RAM, multiply-accumulates per call.
+    Inspect {
+        /// A model file written by `export` (e.g. runs/25gaussians/model-f32.safetensors).
+        model: PathBuf,
+    },
+    /// Score a CSV / .npy file with a model file, through the device runtime.
+    Score(ScoreCli),
+}
+
+/// The command names; anything else in first place is the bare conversion form.
+const COMMANDS: [&str; 4] = ["convert", "inspect", "score", "help"];
+
+/// `export convert CHECKPOINT ...`.
+#[derive(clap::Args)]
+#[command(group(ArgGroup::new("precision").args(["f32", "fp16", "bf16", "int8"]).multiple(false)))]
+struct ConvertCli {
     /// A checkpoint written by `trainer fit` (e.g. runs/25gaussians/checkpoint.safetensors).
     checkpoint: PathBuf,
     /// Store the weight matrices as f32 (the default).
@@ -39,14 +125,14 @@ struct Cli {
     /// Output file (default: model-{f32,f16,bf16,int8}.safetensors next to the checkpoint).
     #[arg(short, long)]
     out: Option<PathBuf>,
-    /// Held-out NORMAL data (CSV / .npy, raw units): store anomaly-score
-    /// quantiles and a threshold in the file, for the runtime's
-    /// `is_anomaly` / `tail_probability`.
+    /// Held-out NORMAL data (CSV / .npy, raw units, no label column): store
+    /// anomaly-score quantiles and a threshold in the file, for the
+    /// runtime's `is_anomaly` / `tail_probability`.
     #[arg(long, value_name = "FILE")]
     calibrate: Option<PathBuf>,
     /// Quantile level of the calibrated threshold (fraction of normal
     /// readings below it).
-    #[arg(long, default_value_t = calibrate::DEFAULT_LEVEL, value_name = "P")]
+    #[arg(long, default_value_t = calibrate::DEFAULT_LEVEL, value_name = "P", allow_negative_numbers = true)]
     threshold_level: f64,
     /// A labelled probe file for the accuracy report (CSV / .npy, raw units,
     /// with the 0/1 column named by --label-column). Default: samples of the
@@ -63,7 +149,7 @@ struct Cli {
     /// Refuse to write the file when its error against f32 exceeds this:
     /// max energy error relative to the score spread, and max generator-step
     /// and sample error in data standard deviations (see docs/export.md).
-    #[arg(long, default_value_t = 0.1, value_name = "ERR")]
+    #[arg(long, default_value_t = 0.1, value_name = "ERR", allow_negative_numbers = true)]
     max_error: f64,
     /// The anomaly score the file declares (what `anomaly_score`,
     /// calibration and `is_anomaly` use): `reconstruction` = the generator's
@@ -83,7 +169,7 @@ struct Cli {
     report: Option<PathBuf>,
 }
 
-impl Cli {
+impl ConvertCli {
     /// The chosen weight precision (clap rejects more than one flag).
     fn precision(&self) -> Precision {
         if self.fp16 {
@@ -104,17 +190,36 @@ fn runtime_model(bytes: &[u8]) -> Result<ddaebm_runtime::Model<'_>> {
         .map_err(|e| anyhow::anyhow!("internal error: the runtime refuses the exported model ({e}); please report it"))
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn convert(cli: ConvertCli) -> Result<()> {
+    if !(cli.max_error > 0.0) {
+        usage!("--max-error must be positive, got {}", cli.max_error);
+    }
+    if !(1..=ddaebm_runtime::MAX_DRAWS).contains(&cli.draws) {
+        usage!("--draws must be in 1..={}, got {}", ddaebm_runtime::MAX_DRAWS, cli.draws);
+    }
+    if !(cli.threshold_level > 0.0 && cli.threshold_level < 1.0) {
+        usage!("--threshold-level must be in (0, 1), got {}", cli.threshold_level);
+    }
+    if cli.out.as_deref() == Some(Path::new("-")) {
+        usage!("-o -: the model file is binary and is not written to stdout; give a file name");
+    }
+    // Flags that would be silently ignored.
+    if cli.calibrate.is_none() && cli.threshold_level != calibrate::DEFAULT_LEVEL {
+        eprintln!("warning: --threshold-level applies with --calibrate only; ignored");
+    }
+    if cli.probe.is_none() && cli.label_column != "label" {
+        eprintln!("warning: --label-column names the label column of the --probe file; without --probe it is ignored");
+    }
+    if cli.calibrate.is_none() && cli.probe.is_none() && cli.window.is_some() {
+        eprintln!("warning: --window windows the --calibrate and --probe files; without them it is ignored");
+    }
+    if cli.score == "energy" && cli.draws != ddaebm_runtime::DEFAULT_DRAWS {
+        eprintln!("warning: --draws sets the reconstruction score's noise draws; with --score energy it is ignored");
+    }
     let ckpt = Checkpoint::load(&cli.checkpoint)?;
     let precision = cli.precision();
     let mut model =
         DeployModel::from_checkpoint(&ckpt).with_context(|| format!("cannot export {}", cli.checkpoint.display()))?;
-    if !(cli.max_error > 0.0) {
-        bail!("--max-error must be positive, got {}", cli.max_error);
-    }
-    if !(1..=ddaebm_runtime::MAX_DRAWS).contains(&cli.draws) {
-        bail!("--draws must be in 1..={}, got {}", ddaebm_runtime::MAX_DRAWS, cli.draws);
-    }
     if cli.score == "reconstruction" {
         model.score = ddaebm_runtime::ScoreKind::Reconstruction;
         model.draws = cli.draws;
@@ -124,7 +229,7 @@ fn run(cli: Cli) -> Result<()> {
     if let Some(path) = &cli.calibrate {
         let uncalibrated = model.to_bytes(precision);
         let runtime = runtime_model(&uncalibrated)?;
-        let rows = score::read_rows(path, model.data_dim, None, false, cli.window)?;
+        let rows = score::read_calibration_rows(path, model.data_dim, cli.window)?;
         let scores = score::anomaly_scores(&runtime, &rows.table).with_context(|| format!("{}", path.display()))?;
         let c = calibrate::calibrate(&scores, calibrate::DEFAULT_QUANTILES, cli.threshold_level)
             .with_context(|| format!("cannot calibrate on {}", path.display()))?;
@@ -197,7 +302,7 @@ fn run(cli: Cli) -> Result<()> {
             chosen.sample_max
         );
         if !cli.allow_inaccurate {
-            bail!("{msg}; nothing was written. Use a wider precision (--fp16 or --f32), or pass --allow-inaccurate to write it anyway");
+            anyhow::bail!("{msg}; nothing was written. Use a wider precision (--fp16 or --f32), or pass --allow-inaccurate to write it anyway");
         }
         eprintln!("warning: {msg}; writing it anyway (--allow-inaccurate)");
     }
@@ -226,8 +331,7 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 /// `export score MODEL DATA ...`.
-#[derive(Parser)]
-#[command(name = "export score", about = "Score a CSV / .npy file with a model file, through the device runtime")]
+#[derive(clap::Args)]
 struct ScoreCli {
     /// The model file (`export` output).
     model: PathBuf,
@@ -241,60 +345,109 @@ struct ScoreCli {
     /// window (a window is labelled 1 when any of its rows is).
     #[arg(long, value_name = "ROWS")]
     window: Option<usize>,
-    /// Per-row output CSV: score,tail_probability,anomaly[,label].
+    /// Per-row output CSV: score,tail_probability,anomaly[,label]; `-` writes
+    /// it to stdout (the summary then goes to stderr).
     #[arg(short, long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Also write the summary as JSON.
+    /// Also write the summary as JSON; `-` writes it to stdout (the summary
+    /// lines then go to stderr).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
 }
 
+/// Whether `path` is `-`, standard output.
+fn is_stdout(path: Option<&Path>) -> bool {
+    path == Some(Path::new("-"))
+}
+
+/// Writes `bytes` to stdout.
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes).and_then(|()| out.flush()).context("cannot write to stdout")
+}
+
 /// `export score MODEL DATA`: scores through the runtime, prints a summary.
 fn score_file(cli: ScoreCli) -> Result<()> {
+    let (csv_out, json_out) = (is_stdout(cli.out.as_deref()), is_stdout(cli.json.as_deref()));
+    if csv_out && json_out {
+        usage!("-o - and --json - both ask for stdout; send one of them to a file");
+    }
     let bytes = std::fs::read(&cli.model).with_context(|| format!("cannot read {}", cli.model.display()))?;
-    let model = ddaebm_runtime::Model::from_bytes(&bytes)
-        .map_err(|e| anyhow::anyhow!("{} is not a usable model file: {e}", cli.model.display()))?;
+    let model = ddaebm_runtime::Model::from_bytes(&bytes).map_err(|e| not_a_model_file(&cli.model, &bytes, e))?;
     let rows = score::read_rows(&cli.data, model.data_dim(), cli.label_column.as_deref(), true, cli.window)?;
     let scores = score::anomaly_scores(&model, &rows.table).with_context(|| format!("{}", cli.data.display()))?;
     let labels = rows.labels.as_deref();
     let summary = score::summarise(&scores, labels, model.threshold().map(f64::from));
-    if let Some(out) = &cli.out {
-        score::write_scores(out, &model, &scores, labels)?;
+    match &cli.out {
+        Some(_) if csv_out => write_stdout(score::scores_csv(&model, &scores, labels)?.as_bytes())?,
+        Some(out) => score::write_scores(out, &model, &scores, labels)?,
+        None => {}
     }
-    println!(
+    // The summary goes to stderr when stdout carries data.
+    let mut text = String::new();
+    let mut line = |l: String| {
+        text += &l;
+        text.push('\n');
+    };
+    line(format!(
         "scored {} {} of {} with {}",
         summary.rows,
         if cli.window.is_some() { "windows" } else { "rows" },
         cli.data.display(),
         cli.model.display()
-    );
+    ));
     let show = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
     if labels.is_some() {
-        println!("  AUROC              {}", show(summary.auroc));
-        println!("  average precision  {}", show(summary.average_precision));
+        line(format!("  AUROC              {}", show(summary.auroc)));
+        line(format!("  average precision  {}", show(summary.average_precision)));
     }
     match summary.threshold {
         Some(th) => {
-            println!("  threshold          {th:.5} (calibrated)");
-            println!("  flagged            {}", show(summary.flagged_rate));
+            line(format!("  threshold          {th:.5} (calibrated)"));
+            line(format!("  flagged            {}", show(summary.flagged_rate)));
             if labels.is_some() {
-                println!("  detection rate     {}", show(summary.detection_rate));
-                println!("  false-alarm rate   {}", show(summary.false_alarm_rate));
+                line(format!("  detection rate     {}", show(summary.detection_rate)));
+                line(format!("  false-alarm rate   {}", show(summary.false_alarm_rate)));
             }
         }
-        None => println!("  (no calibration in the model file: export with --calibrate for verdicts)"),
+        None => line("  (no calibration in the model file: export with --calibrate for verdicts)".to_string()),
     }
-    if let Some(path) = &cli.json {
-        write_atomic(path, serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    if csv_out || json_out {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    match &cli.json {
+        Some(_) if json_out => write_stdout((serde_json::to_string_pretty(&summary)? + "\n").as_bytes())?,
+        Some(path) => write_atomic(path, serde_json::to_string_pretty(&summary)?.as_bytes())?,
+        None => {}
     }
     Ok(())
 }
 
+/// The error for bytes the runtime refuses: a training checkpoint is named
+/// as such (it needs `export` first); anything else gets the runtime's reason.
+fn not_a_model_file(path: &Path, bytes: &[u8], e: ddaebm_runtime::Error) -> anyhow::Error {
+    let is_checkpoint = safetensors::SafeTensors::read_metadata(bytes)
+        .ok()
+        .and_then(|(_, header)| header.metadata().as_ref().map(|m| m.contains_key(crate::checkpoint::META_KEY)))
+        .unwrap_or(false);
+    if is_checkpoint {
+        anyhow::anyhow!(
+            "{} is a training checkpoint, not a model file; make a model file from it with `export {}` \
+             (writes model-f32.safetensors next to it), then use that",
+            path.display(),
+            path.display()
+        )
+    } else {
+        anyhow::anyhow!("{} is not a usable model file: {e}", path.display())
+    }
+}
+
 /// `export inspect FILE`: metadata, tensors and the runtime's needs.
-fn inspect(path: &std::path::Path) -> Result<()> {
+fn inspect(path: &Path) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let model = ddaebm_runtime::Model::from_bytes(&bytes)
-        .map_err(|e| anyhow::anyhow!("{} is not a usable model file: {e}", path.display()))?;
+    let model = ddaebm_runtime::Model::from_bytes(&bytes).map_err(|e| not_a_model_file(path, &bytes, e))?;
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).context("not a safetensors file")?;
     println!("{}: {} bytes", path.display(), bytes.len());
     println!("metadata:");
@@ -352,28 +505,44 @@ fn inspect(path: &std::path::Path) -> Result<()> {
 }
 
 /// Runs the command line `args` (the first item is the program name), as
-/// the `export` binary does. Errors carry the message to print.
+/// the `export` binary does: `export [convert] CHECKPOINT ...`, `export
+/// inspect MODEL`, `export score MODEL DATA ...`, `export help [COMMAND]`.
+/// Help and version requests print and return `Ok`; usage errors are
+/// [`UsageError`]s; other errors carry the message to print.
 pub fn run_args<I, T>(args: I) -> Result<()>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    match args.get(1).and_then(|a| a.to_str()) {
-        Some("score") => score_file(ScoreCli::try_parse_from(&args[1..]).map_err(clap_error)?),
-        Some("inspect") => match &args[2..] {
-            [file] => inspect(std::path::Path::new(file)),
-            _ => Err(anyhow::anyhow!("usage: export inspect MODEL.safetensors")),
-        },
-        _ => run(Cli::try_parse_from(&args).map_err(clap_error)?),
+    let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // The bare form `export CHECKPOINT ...` is `export convert CHECKPOINT ...`.
+    if let Some(first) = args.get(1) {
+        let top_level = ["-h", "--help", "-V", "--version"];
+        let name = first.to_string_lossy();
+        if !COMMANDS.contains(&name.as_ref()) && !top_level.contains(&name.as_ref()) {
+            args.insert(1, "convert".into());
+        }
     }
-}
-
-/// Help and version requests print and exit successfully, as clap does;
-/// usage errors become this function's error.
-fn clap_error(e: clap::Error) -> anyhow::Error {
-    if !e.use_stderr() {
-        e.exit();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help, --version: print (errors writing are of no consequence) and succeed.
+            let _ = e.print();
+            return Ok(());
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let text = if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                format!("give a command or a checkpoint\n\n{}", text.trim_end())
+            } else {
+                text.trim_end().trim_start_matches("error: ").to_string()
+            };
+            return Err(anyhow::Error::new(UsageError(text)));
+        }
+    };
+    match cli.cmd {
+        Cmd::Convert(c) => convert(c),
+        Cmd::Inspect { model } => inspect(&model),
+        Cmd::Score(s) => score_file(s),
     }
-    anyhow::anyhow!("{}", e.render().to_string().trim_end().trim_start_matches("error: "))
 }

@@ -2,12 +2,15 @@
 
 use std::process::ExitCode;
 
+use ddaebm_export::cli;
+
 fn main() -> ExitCode {
-    match ddaebm_export::cli::run_args(std::env::args_os()) {
+    cli::restore_default_sigpipe();
+    match cli::run_args(std::env::args_os()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(cli::exit_code(&e))
         }
     }
 }

@@ -33,7 +33,27 @@ pub fn read_rows(
     require_labels: bool,
     window: Option<usize>,
 ) -> Result<Rows> {
+    read(path, data_dim, label_column, require_labels, window, false)
+}
+
+/// Reads held-out normal rows for `export --calibrate` as [`read_rows`]
+/// without a label column: a file with a column too many (or a column
+/// called `label`) is told to drop that column or to use normal rows only,
+/// since calibration takes no labels (`--label-column` is for `--probe`).
+pub fn read_calibration_rows(path: &Path, data_dim: usize, window: Option<usize>) -> Result<Rows> {
+    read(path, data_dim, None, false, window, true)
+}
+
+fn read(
+    path: &Path,
+    data_dim: usize,
+    label_column: Option<&str>,
+    require_labels: bool,
+    window: Option<usize>,
+    calibration: bool,
+) -> Result<Rows> {
     let mut t = table::read(path)?;
+    let label_like = t.columns.iter().find(|c| c.trim().eq_ignore_ascii_case("label")).cloned();
     let mut labels = None;
     if let Some(name) = label_column {
         match t.remove_column(name) {
@@ -71,6 +91,12 @@ pub fn read_rows(
     if t.dim != data_dim {
         let hint = if window.is_none() && t.dim > 0 && data_dim % t.dim == 0 && data_dim > t.dim {
             format!("; the model may have been trained with --window {}: pass the same --window", data_dim / t.dim)
+        } else if calibration && (t.dim == data_dim + 1 || label_like.is_some()) {
+            format!(
+                "; --calibrate takes normal rows only, without labels: remove the label column{} or pass a file \
+                 of normal rows only",
+                label_like.map_or(String::new(), |c| format!(" (`{c}`)"))
+            )
         } else if t.dim == data_dim + 1 && label_column.is_none() {
             "; if one column is a 0/1 label, name it with --label-column".to_string()
         } else {
@@ -138,9 +164,10 @@ pub fn summarise(scores: &[f64], labels: Option<&[bool]>, threshold: Option<f64>
     }
 }
 
-/// Writes one line per row: `score,tail_probability,anomaly[,label]`
-/// (the last two columns empty when the model is not calibrated).
-pub fn write_scores(path: &Path, model: &Model<'_>, scores: &[f64], labels: Option<&[bool]>) -> Result<()> {
+/// The per-row scores as CSV text, one line per row:
+/// `score,tail_probability,anomaly[,label]` (the middle two columns empty
+/// when the model is not calibrated).
+pub fn scores_csv(model: &Model<'_>, scores: &[f64], labels: Option<&[bool]>) -> Result<String> {
     let mut out = String::from("score,tail_probability,anomaly");
     if labels.is_some() {
         out += ",label";
@@ -160,6 +187,12 @@ pub fn write_scores(path: &Path, model: &Model<'_>, scores: &[f64], labels: Opti
         }
         out.push('\n');
     }
+    Ok(out)
+}
+
+/// Writes [`scores_csv`] to `path` (atomically).
+pub fn write_scores(path: &Path, model: &Model<'_>, scores: &[f64], labels: Option<&[bool]>) -> Result<()> {
+    let out = scores_csv(model, scores, labels)?;
     crate::checkpoint::write_atomic(path, out.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
 }
 
@@ -185,6 +218,24 @@ mod tests {
         std::fs::write(&p, "a,label\n0,0\n1,2\n").unwrap();
         let err = read_rows(&p, 1, Some("label"), true, None).unwrap_err().to_string();
         assert!(err.contains("row 2") && err.contains("0 (normal) or 1"), "{err}");
+    }
+
+    /// A labelled file passed to --calibrate is told to drop the label
+    /// column, not to name it with --label-column (which is for --probe).
+    #[test]
+    fn calibration_file_with_a_label_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("labelled.csv");
+        std::fs::write(&p, "x,y,label\n0,1,0\n1,2,1\n").unwrap();
+        let err = format!("{:#}", read_calibration_rows(&p, 2, None).unwrap_err());
+        assert!(err.contains("3 data columns") && err.contains("remove the label column (`label`)"), "{err}");
+        assert!(err.contains("normal rows only") && !err.contains("--label-column"), "{err}");
+        // export score still suggests --label-column.
+        let err = format!("{:#}", read_rows(&p, 2, None, true, None).unwrap_err());
+        assert!(err.contains("--label-column"), "{err}");
+        // A normal file of the right width reads.
+        std::fs::write(&p, "x,y\n0,1\n1,2\n").unwrap();
+        assert_eq!(read_calibration_rows(&p, 2, None).unwrap().table.rows, 2);
     }
 
     #[test]

@@ -229,6 +229,24 @@ pub enum DataError {
         /// Bytes present.
         found: usize,
     },
+    /// A series that makes too few windows to train on.
+    #[error("{}: has {rows} rows, so --window {length} makes {rows} − {length} + 1 = {windows} windows of {values} values; at least {needed} windows are needed {why}; use a shorter --window or a longer series", .file.display())]
+    TooFewWindows {
+        /// The file the series came from.
+        file: PathBuf,
+        /// Rows in the file.
+        rows: usize,
+        /// Window length.
+        length: usize,
+        /// Windows made.
+        windows: usize,
+        /// Values per window (window length × columns).
+        values: usize,
+        /// Windows needed.
+        needed: usize,
+        /// The rule that needs them.
+        why: &'static str,
+    },
     /// Window parameters that do not fit the series.
     #[error("{}: cannot cut windows of {length} rows with stride {stride} from a series of {rows} rows; {fix}", .file.display())]
     Windows {

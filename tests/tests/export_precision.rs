@@ -192,6 +192,9 @@ fn every_precision_with_calibration_report_and_scoring() {
     // A calibration file of the wrong width, or with NaN, is a clear error.
     let err = run_args(["export", &ckpt, "--calibrate", &s(&d.join("test.csv")), "-o", &s(&refused)]).unwrap_err();
     assert!(format!("{err:#}").contains("3 data columns"), "{err:#}");
+    // A labelled file: drop the label column (--label-column is for --probe).
+    assert!(format!("{err:#}").contains("remove the label column (`label`)"), "{err:#}");
+    assert!(!format!("{err:#}").contains("--label-column"), "{err:#}");
     std::fs::write(d.join("nan.csv"), "a,b\n1,2\nnan,3\n").unwrap();
     let err = run_args(["export", &ckpt, "--calibrate", &s(&d.join("nan.csv"))]).unwrap_err();
     assert!(format!("{err:#}").contains("line 3"), "{err:#}");

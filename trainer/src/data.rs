@@ -5,9 +5,10 @@
 //! trainer seeds one per iteration, so a run can resume at any iteration.
 
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 
 /// A built-in 2-D data set.
@@ -173,6 +174,26 @@ impl FromStr for Toy {
     }
 }
 
+/// The error for a series too short for its windows: says how many rows the
+/// file has and how many windows `--window` makes of them (a plain
+/// "has N rows" would count windows as if they were the file's rows).
+fn too_few_windows(
+    e: crate::userdata::DataError,
+    (rows, cols): (usize, usize),
+    length: usize,
+    path: &Path,
+) -> crate::userdata::DataError {
+    use crate::userdata::DataError;
+    let (needed, why) = match e {
+        DataError::TooFewRows { .. } => (crate::userdata::MIN_ROWS, "to train"),
+        DataError::TooFewRowsForColumns { dim, .. } => (2 * dim, "for windows that wide, two per value"),
+        other => return other,
+    };
+    let windows = rows + 1 - length;
+    let values = length * cols;
+    DataError::TooFewWindows { file: path.to_path_buf(), rows, length, windows, values, needed, why }
+}
+
 /// Where training batches come from: a built-in set, or the user's table
 /// (standardised with statistics of its training split).
 #[derive(Debug, Clone)]
@@ -196,6 +217,10 @@ pub struct TableSource {
     pub holdout: Vec<f32>,
     /// The standardisation learned on the training rows.
     pub standardiser: crate::userdata::Standardiser,
+    /// Rows and columns of the file, before windowing.
+    pub file_shape: (usize, usize),
+    /// The window length, when the rows were cut into windows.
+    pub window: Option<usize>,
 }
 
 impl Source {
@@ -210,9 +235,10 @@ impl Source {
     ) -> Result<Source, crate::userdata::DataError> {
         use crate::userdata;
         let mut table = userdata::load(path)?;
+        let file_shape = (table.rows, table.dim);
         if let Some(len) = window {
             table = userdata::windows_of(&table, len, 1, path)?;
-            userdata::validate(&table, path)?;
+            userdata::validate(&table, path).map_err(|e| too_few_windows(e, file_shape, len, path))?;
         }
         let (train, held) =
             if holdout > 0.0 { userdata::split(&table, holdout, seed) } else { (table.clone(), table.select(&[])) };
@@ -226,7 +252,28 @@ impl Source {
             train: tr,
             holdout: ho,
             standardiser,
+            file_shape,
+            window,
         }))
+    }
+
+    /// One line saying what the run trains on: the file's rows × columns,
+    /// the windows made of them and the rows held out, or the built-in set.
+    pub fn summary(&self) -> String {
+        match self {
+            Source::Toy(t) => format!("{}: built-in 2-D set, fresh points every batch", t.name()),
+            Source::Table(t) => {
+                let (rows, cols) = t.file_shape;
+                let (train, held) = (t.train.len() / t.dim, t.holdout.len() / t.dim);
+                let file = Path::new(&t.path).file_name().map_or(t.path.clone(), |f| f.to_string_lossy().into_owned());
+                let windows = match t.window {
+                    Some(len) => format!(" -> {} windows of {len} rows ({} values each)", train + held, t.dim),
+                    None => String::new(),
+                };
+                let unit = if t.window.is_some() { "windows" } else { "rows" };
+                format!("{file}: {rows} rows x {cols} columns{windows} (holdout {held}, training on {train} {unit})")
+            }
+        }
     }
 
     /// Data dimension D.
@@ -262,6 +309,16 @@ impl Source {
         }
     }
 
+    /// The rows the energy's base measure is fitted to, in model units:
+    /// every training row of the user's data, or 20,000 fresh points of a
+    /// built-in set drawn from `seed`.
+    pub fn base_rows(&self, seed: u64) -> Vec<f32> {
+        match self {
+            Source::Toy(t) => t.sample(20_000, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed)),
+            Source::Table(t) => t.train.clone(),
+        }
+    }
+
     /// The normalisation to store in checkpoints (x_model = (x_raw − mean) / std).
     pub fn normalisation(&self) -> ddaebm_export::checkpoint::Normalisation {
         match self {
@@ -277,7 +334,6 @@ impl Source {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
     #[test]
@@ -423,5 +479,34 @@ mod tests {
         let sp = points(Toy::TwoSpirals, 8000, 8);
         assert!(mean(sp.iter().map(|p| p.0)).abs() < 0.06 && mean(sp.iter().map(|p| p.1)).abs() < 0.06);
         assert!(sp.iter().all(|&(x, y)| x.hypot(y) < (3.0 * PI + 0.8) / 3.0 + 0.6));
+    }
+
+    /// `--window 295` on 300 rows: the message counts the file's rows and
+    /// the windows made of them (it said "has 6 rows").
+    #[test]
+    fn too_short_a_series_for_its_window_names_rows_and_windows() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("series.csv");
+        let mut text = String::from("a,b\n");
+        for i in 0..300 {
+            text += &format!("{},{}\n", (i as f32 * 0.1).sin(), (i as f32 * 0.37).cos());
+        }
+        std::fs::write(&p, text).unwrap();
+        let e = Source::from_file(&p, Some(295), 0.0, 0).unwrap_err().to_string();
+        assert!(e.contains("has 300 rows") && e.contains("--window 295 makes 300 − 295 + 1 = 6 windows"), "{e}");
+        assert!(e.contains("at least 10 windows are needed") && e.contains("shorter --window"), "{e}");
+        // Enough windows, but fewer than two per value of a window (100 × 2).
+        let e = Source::from_file(&p, Some(100), 0.0, 0).unwrap_err().to_string();
+        assert!(e.contains("makes 300 − 100 + 1 = 201 windows of 200 values") && e.contains("at least 400"), "{e}");
+        // A window that fits, and the summary line of what is trained on.
+        let s = Source::from_file(&p, Some(5), 0.2, 0).unwrap();
+        let line = s.summary();
+        assert!(
+            line.starts_with("series.csv: 300 rows x 2 columns -> 296 windows of 5 rows (10 values each)"),
+            "{line}"
+        );
+        assert!(line.contains("holdout 59, training on 237 windows"), "{line}");
+        let line = Source::from_file(&p, None, 0.0, 0).unwrap().summary();
+        assert_eq!(line, "series.csv: 300 rows x 2 columns (holdout 0, training on 300 rows)");
     }
 }

@@ -8,10 +8,15 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use ddaebm_export::checkpoint::{Arch, Checkpoint, CheckpointMeta, ScheduleKind, FORMAT, VERSION};
+use ddaebm_export::base::GaussianBase;
+use ddaebm_export::checkpoint::{
+    Arch, BaseMeta, Checkpoint, CheckpointMeta, HostTensor, ScheduleKind, BASE_BASIS, BASE_VARIANCE, FORMAT, VERSION,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -93,6 +98,23 @@ pub struct FitConfig {
     /// Evaluate (metrics.csv) and redraw the pictures every this many iterations (0: only at the end).
     #[serde(default)]
     pub eval_every: u64,
+    /// Give f a Gaussian base measure fitted to the training rows, with the
+    /// network's output bounded to (−`residual_bound`, `residual_bound`)
+    /// (`ddaebm_export::base`; docs/training.md, departure 9). Off in
+    /// checkpoints written before it existed.
+    #[serde(default)]
+    pub energy_base: bool,
+    /// B of the base measure: the network's part of f stays in (−B, B).
+    #[serde(default = "default_residual_bound")]
+    pub residual_bound: f64,
+    /// Weight of the noise-contrastive term against the base measure in
+    /// the energy loss (`losses::energy_loss`; 0: off).
+    #[serde(default)]
+    pub nce_weight: f64,
+}
+
+fn default_residual_bound() -> f64 {
+    8.0
 }
 
 impl Default for FitConfig {
@@ -132,6 +154,11 @@ impl Default for FitConfig {
             checkpoint_every: 1000,
             log_every: 50,
             eval_every: 0,
+            // Departure 9 (docs/training.md): without it −f(x, 0) ranks real
+            // anomalies backwards (docs/anomaly-benchmark.md).
+            energy_base: true,
+            residual_bound: default_residual_bound(),
+            nce_weight: 1.0,
         }
     }
 }
@@ -211,13 +238,37 @@ pub struct RunOptions {
     /// although the schedule (cosine decay) spans `iters`; `--resume`
     /// continues exactly. `None`: run to `iters`.
     pub stop_at: Option<u64>,
+    /// A stop request (`trainer` sets it on SIGINT / SIGTERM), checked once
+    /// per iteration: when set, the run writes its checkpoint at the
+    /// iteration reached, flushes `log.csv` and returns [`Interrupted`].
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+/// The error [`fit`] returns when [`RunOptions::stop`] was set: nothing is
+/// lost, the run continues exactly with `trainer fit --resume`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "interrupted at iteration {iteration} of {iters}: the checkpoint is saved ({}) and log.csv flushed; \
+     continue with `trainer fit --resume {} --iters {iters}`",
+    checkpoint.display(),
+    out.display()
+)]
+pub struct Interrupted {
+    /// Iterations done, all in the checkpoint.
+    pub iteration: u64,
+    /// The run's planned total.
+    pub iters: u64,
+    /// The checkpoint written.
+    pub checkpoint: PathBuf,
+    /// The run folder.
+    pub out: PathBuf,
 }
 
 impl RunOptions {
     /// CPU, one thread, no progress bar, to the end: what tests and scripts
     /// that train in-process want.
     pub fn quiet_cpu(out: impl Into<PathBuf>) -> Self {
-        RunOptions { out: out.into(), device: Device::Cpu, threads: 1, progress: false, stop_at: None }
+        RunOptions { out: out.into(), device: Device::Cpu, threads: 1, progress: false, stop_at: None, stop: None }
     }
 }
 
@@ -243,6 +294,9 @@ pub fn mix_seed(seed: u64, stream: u64) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
+
+/// Seed stream of the rows the base measure is fitted to (built-in sets only).
+const BASE_STREAM: u64 = u64::MAX - 1;
 
 /// The checkpoint file inside a run folder.
 pub fn checkpoint_path(out: &Path) -> PathBuf {
@@ -277,8 +331,13 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
     let (config, mut model, mut opt_e, mut opt_g, mut ema, start) = match resume {
         None => {
             let schedule = compute_schedule(config.schedule, config.beta_min, config.beta_max, config.steps)?;
-            let dim = config.source()?.dim();
-            let model = Ddaebm::new(config.arch(dim), schedule, opts.device, config.seed);
+            let source = config.source()?;
+            let dim = source.dim();
+            let mut model = Ddaebm::new(config.arch(dim), schedule, opts.device, config.seed);
+            if config.energy_base {
+                let rows = source.base_rows(mix_seed(config.seed, BASE_STREAM));
+                model.set_base(Some(GaussianBase::fit(&rows, dim, config.residual_bound)));
+            }
             let (e, g) = optimisers(&model, &config);
             let ema = (config.ema_decay > 0.0).then(|| Ema::new(&model));
             (config, model, e, g, ema, 0)
@@ -347,6 +406,13 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
     let t0 = Instant::now();
     let (mut last_e, mut last_g) = (f64::NAN, f64::NAN);
     for iter in start..end {
+        if opts.stop.as_ref().is_some_and(|stop| stop.load(Ordering::SeqCst)) {
+            // Everything before `iter` is done: save it as a periodic checkpoint would.
+            bar.abandon();
+            let checkpoint = save(&model, &source, &config, &opt_e, &opt_g, ema.as_ref(), iter, opts)?;
+            log.flush()?;
+            return Err(Interrupted { iteration: iter, iters: config.iters, checkpoint, out: opts.out.clone() }.into());
+        }
         let iter_seed = mix_seed(config.seed, iter + 1);
         tch::manual_seed(iter_seed as i64);
         let mut rng = ChaCha8Rng::seed_from_u64(iter_seed);
@@ -362,7 +428,7 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
         opt_g.lr = config.lr_at(config.lr_generator, iter);
         let lazy = config.lazy_reg.max(1);
         let gamma = if iter % lazy == 0 { config.r1_gamma * lazy as f64 } else { 0.0 };
-        let le = energy_loss(&model.energy, &model.generator, &model.diffusion, &batch, gamma);
+        let le = energy_loss(&model.energy, &model.generator, &model.diffusion, &batch, gamma, config.nce_weight);
         opt_e.zero_grad();
         le.loss.backward();
         opt_e.step();
@@ -507,6 +573,12 @@ pub fn save(
     if let Some(ema) = ema {
         tensors.extend(ema.state());
     }
+    let energy_base = model.base.as_ref().map(|b| {
+        let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        tensors.insert(BASE_BASIS.into(), HostTensor { shape: vec![b.dim, b.dim], data: f32s(&b.basis) });
+        tensors.insert(BASE_VARIANCE.into(), HostTensor { shape: vec![b.dim], data: f32s(&b.variance) });
+        BaseMeta { residual_bound: b.residual_bound, shrinkage: b.shrinkage }
+    });
     let state = TrainState {
         config: config.clone(),
         adam_energy_step: opt_e.step,
@@ -522,6 +594,7 @@ pub fn save(
         dataset: source.name(),
         iteration,
         train: serde_json::to_value(state)?,
+        energy_base,
     };
     let path = checkpoint_path(&opts.out);
     Checkpoint { meta, tensors }.save(&path)?;

@@ -1,11 +1,15 @@
 //! `trainer`: learn DDAEBM on a built-in 2-D data set, on CPU or CUDA.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
-use ddaebm_export::checkpoint::{Checkpoint, ScheduleKind};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use ddaebm_export::checkpoint::{Checkpoint, CheckpointError, ScheduleKind, VERSION};
+use ddaebm_export::cli::UsageError;
 use ddaebm_trainer::eval::{self, EvalSizes};
 use ddaebm_trainer::fit::{self, FitConfig, RunOptions};
 use ddaebm_trainer::model::Ddaebm;
@@ -71,17 +75,17 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct FitArgs {
-    /// Built-in data set: 25gaussians, 8gaussians, swissroll, pinwheel, circles, moons, rings, 2spirals, checkerboard.
-    #[arg(long, default_value = "25gaussians")]
-    dataset: String,
+    /// Built-in data set: 25gaussians (the default), 8gaussians, swissroll, pinwheel, circles, moons, rings, 2spirals, checkerboard.
+    #[arg(long)]
+    dataset: Option<String>,
     /// Train on your own data instead: a CSV (header optional, numeric columns) or `.npy` file.
     #[arg(long)]
     data: Option<PathBuf>,
     /// With --data: turn a series into overlapping windows of this many rows.
     #[arg(long)]
     window: Option<usize>,
-    /// With --data: fraction of rows held out for evaluation.
-    #[arg(long, default_value_t = 0.0)]
+    /// With --data: fraction of rows held out for evaluation, in [0, 1).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     holdout: f64,
     /// Evaluate and redraw the pictures every N iterations (0: only at the end).
     #[arg(long, default_value_t = 1000)]
@@ -99,10 +103,10 @@ struct FitArgs {
     #[arg(long, default_value = "vp", value_parser = parse_schedule)]
     schedule: ScheduleKind,
     /// β_min of the schedule.
-    #[arg(long, default_value_t = FitConfig::default().beta_min)]
+    #[arg(long, default_value_t = FitConfig::default().beta_min, allow_negative_numbers = true)]
     beta_min: f64,
     /// β_max of the schedule.
-    #[arg(long, default_value_t = FitConfig::default().beta_max)]
+    #[arg(long, default_value_t = FitConfig::default().beta_max, allow_negative_numbers = true)]
     beta_max: f64,
     /// Generator latent size nz.
     #[arg(long, default_value_t = FitConfig::default().nz)]
@@ -111,16 +115,25 @@ struct FitArgs {
     #[arg(long)]
     no_batchnorm: bool,
     /// R1 penalty weight γ.
-    #[arg(long, default_value_t = FitConfig::default().r1_gamma)]
+    #[arg(long, default_value_t = FitConfig::default().r1_gamma, allow_negative_numbers = true)]
     r1_gamma: f64,
     /// Weight of the forward-KL half of the generator loss (L_rec + L_KL; 1 in ALGORITHM.md).
-    #[arg(long, default_value_t = FitConfig::default().forward_kl_weight)]
+    #[arg(long, default_value_t = FitConfig::default().forward_kl_weight, allow_negative_numbers = true)]
     forward_kl_weight: f64,
     /// Apply the R1 penalty every N iterations only (weight γ·N).
     #[arg(long, default_value_t = FitConfig::default().lazy_reg)]
     lazy_reg: u64,
+    /// Train f without the Gaussian base measure (ALGORITHM.md as written; its −f(x, 0) ranks real anomalies backwards, docs/training.md departure 9).
+    #[arg(long)]
+    no_energy_base: bool,
+    /// Bound B of the network's part of f when f has a base measure: it stays in (−B, B).
+    #[arg(long, default_value_t = FitConfig::default().residual_bound)]
+    residual_bound: f64,
+    /// Weight of the noise-contrastive term against the base measure in the energy loss (0: off).
+    #[arg(long, default_value_t = FitConfig::default().nce_weight)]
+    nce_weight: f64,
     /// Keep an exponential moving average of the generator with this decay (e.g. 0.999; 0 = off); sampling, evaluation and export use it.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     ema: f64,
     /// Keep the learning rate constant instead of the default cosine decay
     /// to --lr-min over the run.
@@ -130,16 +143,16 @@ struct FitArgs {
     #[arg(long, hide = true, conflicts_with = "constant_lr")]
     cosine_lr: bool,
     /// Final learning rate of the cosine decay.
-    #[arg(long, default_value_t = 1e-5)]
+    #[arg(long, default_value_t = 1e-5, allow_negative_numbers = true)]
     lr_min: f64,
     /// Learning rate of both optimisers.
-    #[arg(long, default_value_t = FitConfig::default().lr_energy)]
+    #[arg(long, default_value_t = FitConfig::default().lr_energy, allow_negative_numbers = true)]
     lr: f64,
     /// Learning rate of the energy network only (overrides --lr for it).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr_energy: Option<f64>,
     /// Learning rate of the generator and posterior encoder only (overrides --lr for them).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr_generator: Option<f64>,
     /// Trunk width (hidden units per trunk layer).
     #[arg(long, default_value_t = 300)]
@@ -158,9 +171,14 @@ struct FitArgs {
     /// Device: auto (CUDA if available), cpu, cuda, cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
-    /// Run folder.
-    #[arg(long, default_value = "runs/25gaussians")]
-    out: PathBuf,
+    /// Run folder [default: runs/<data file name without extension> with --data, runs/<dataset> otherwise].
+    /// A folder that already holds a run is refused: continue it with --resume, or replace it with --overwrite.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Start afresh in a run folder that holds an earlier run: first delete its
+    /// checkpoint, log.csv, metrics.csv, eval.json, pictures and model files (*.safetensors).
+    #[arg(long, conflicts_with = "resume")]
+    overwrite: bool,
     /// Checkpoint every N iterations (0: only at the end).
     #[arg(long, default_value_t = FitConfig::default().checkpoint_every)]
     checkpoint_every: u64,
@@ -187,7 +205,7 @@ fn parse_schedule(s: &str) -> Result<ScheduleKind, String> {
 /// The training configuration the flags describe, checked.
 fn fit_config(a: &FitArgs) -> Result<FitConfig> {
     let config = FitConfig {
-        dataset: a.dataset.clone(),
+        dataset: a.dataset.clone().unwrap_or_else(|| FitConfig::default().dataset),
         iters: a.iters,
         batch_size: a.batch_size,
         steps: a.steps,
@@ -202,6 +220,9 @@ fn fit_config(a: &FitArgs) -> Result<FitConfig> {
         checkpoint_every: a.checkpoint_every,
         eval_every: a.eval_every,
         lazy_reg: a.lazy_reg.max(1),
+        energy_base: !a.no_energy_base,
+        residual_bound: a.residual_bound,
+        nce_weight: a.nce_weight,
         ema_decay: a.ema,
         cosine_lr: a.cosine_lr || !a.constant_lr,
         lr_min: a.lr_min,
@@ -214,6 +235,16 @@ fn fit_config(a: &FitArgs) -> Result<FitConfig> {
         holdout: a.holdout,
         ..FitConfig::default()
     };
+    if a.batch_size == 0 {
+        anyhow::bail!("--batch-size must be at least 1");
+    }
+    if a.batch_size < 2 && !a.no_batchnorm {
+        anyhow::bail!(
+            "--batch-size {}: BatchNorm (in the generator and encoder) normalises over the batch and needs at least 2 \
+             rows per batch; use --batch-size 2 or more, or --no-batchnorm",
+            a.batch_size
+        );
+    }
     if a.width == 0 || a.depth == 0 || a.depth > 5 {
         anyhow::bail!("--width must be at least 1 and --depth between 1 and 5 (the model file holds at most 8 layers)");
     }
@@ -225,8 +256,20 @@ fn fit_config(a: &FitArgs) -> Result<FitConfig> {
             anyhow::bail!("{flag} (or --lr) must be a positive number, got {lr}");
         }
     }
+    if !(config.r1_gamma.is_finite() && config.r1_gamma >= 0.0) {
+        anyhow::bail!("--r1-gamma must be a number >= 0, got {}", config.r1_gamma);
+    }
+    if !(config.lr_min.is_finite() && config.lr_min >= 0.0) {
+        anyhow::bail!("--lr-min must be a number >= 0, got {}", config.lr_min);
+    }
     if !(config.forward_kl_weight.is_finite() && config.forward_kl_weight >= 0.0) {
         anyhow::bail!("--forward-kl-weight must be a number >= 0, got {}", config.forward_kl_weight);
+    }
+    if !(config.residual_bound.is_finite() && config.residual_bound > 0.0) {
+        anyhow::bail!("--residual-bound must be a positive number, got {}", config.residual_bound);
+    }
+    if !(config.nce_weight.is_finite() && config.nce_weight >= 0.0) {
+        anyhow::bail!("--nce-weight must be a number >= 0, got {}", config.nce_weight);
     }
     if !(0.0..1.0).contains(&config.holdout) {
         anyhow::bail!("--holdout must be in [0, 1), got {}", config.holdout);
@@ -234,16 +277,215 @@ fn fit_config(a: &FitArgs) -> Result<FitConfig> {
     Ok(config)
 }
 
-fn run_fit(a: FitArgs) -> Result<()> {
+/// A flag-value error of `trainer fit` (exit code 2, as clap's own usage errors).
+fn usage(e: anyhow::Error) -> anyhow::Error {
+    anyhow::Error::new(UsageError(format!("{e:#}")))
+}
+
+/// The flags a resumed run still takes from the command line (the rest comes from its checkpoint).
+const RESUME_FLAGS: [&str; 6] = ["resume", "iters", "stop_at", "threads", "device", "quiet"];
+
+/// The ids of the `fit` flags given on the command line (not defaulted).
+fn given_flags(m: &clap::ArgMatches) -> Vec<String> {
+    let cmd = Cli::command();
+    let fit = cmd.find_subcommand("fit").expect("the fit subcommand");
+    fit.get_arguments()
+        .map(|arg| arg.get_id().as_str())
+        .filter(|id| m.value_source(id) == Some(ValueSource::CommandLine))
+        .map(String::from)
+        .collect()
+}
+
+/// `--flag` spelling of a clap argument id.
+fn flag(id: &str) -> String {
+    format!("--{}", id.replace('_', "-"))
+}
+
+/// Warns about flags that the run would ignore without a word. `given`
+/// lists the ids of the flags on the command line.
+fn warn_ignored(a: &FitArgs, given: &[String]) {
+    let has = |id: &str| given.iter().any(|g| g == id);
+    if a.resume.is_some() {
+        let ignored: Vec<String> =
+            given.iter().filter(|g| !RESUME_FLAGS.contains(&g.as_str())).map(|g| flag(g)).collect();
+        if !ignored.is_empty() {
+            eprintln!(
+                "warning: {} ignored with --resume: a resumed run keeps the settings stored in its checkpoint \
+                 (only --iters, --stop-at, --threads, --device and --quiet apply)",
+                if ignored.len() == 1 { format!("{} is", ignored[0]) } else { format!("{} are", ignored.join(", ")) }
+            );
+        }
+    } else if let Some(data) = &a.data {
+        if has("dataset") {
+            eprintln!("warning: --dataset is ignored with --data (the run trains on {})", data.display());
+        }
+    } else {
+        for id in ["window", "holdout"] {
+            if has(id) {
+                eprintln!("warning: {} applies to --data files only; ignored for the built-in data set", flag(id));
+            }
+        }
+    }
+    if let Some(stop) = a.stop_at.filter(|&s| s > a.iters) {
+        eprintln!("warning: --stop-at {stop} is past --iters {}: the run stops at iteration {}", a.iters, a.iters);
+    }
+}
+
+/// The default run folder: `runs/<data file stem>` with --data, `runs/<dataset>` otherwise.
+fn default_out(config: &FitConfig) -> PathBuf {
+    let name = match &config.data {
+        Some(d) => Path::new(d).file_stem().map_or_else(|| "data".to_string(), |s| s.to_string_lossy().into_owned()),
+        None => config.dataset.clone(),
+    };
+    Path::new("runs").join(name)
+}
+
+/// The files of a run in its folder: what `--overwrite` removes.
+fn is_run_file(name: &str) -> bool {
+    const NAMES: [&str; 7] =
+        ["checkpoint.safetensors", "log.csv", "metrics.csv", "eval.json", "samples.png", "density.png", "curves.png"];
+    // Model files (`export`'s model-*.safetensors) and interrupted atomic writes (`.NAME.tmp.PID`).
+    let tmp_of = |n: &str| name.starts_with(&format!(".{n}.tmp."));
+    NAMES.contains(&name) || name.ends_with(".safetensors") || NAMES.iter().any(|n| tmp_of(n)) || tmp_of("safetensors")
+}
+
+/// Refuses a run folder that holds a run, unless `overwrite`: then removes
+/// that run's files (and nothing else) first.
+fn prepare_run_folder(out: &Path, overwrite: bool) -> Result<()> {
+    let ckpt = fit::checkpoint_path(out);
+    if !ckpt.exists() {
+        return Ok(());
+    }
+    if !overwrite {
+        let at = Checkpoint::load(&ckpt).map(|c| format!(" at iteration {}", c.meta.iteration)).unwrap_or_default();
+        anyhow::bail!(
+            "{} already holds a run (checkpoint.safetensors{at}); continue it with `trainer fit --resume {} --iters N`, \
+             start afresh there with --overwrite (deletes its checkpoint, logs, pictures and model files), or choose \
+             another --out",
+            out.display(),
+            out.display()
+        );
+    }
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(out).with_context(|| format!("cannot read {}", out.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type()?.is_file() && is_run_file(&name) {
+            std::fs::remove_file(entry.path()).with_context(|| format!("--overwrite: cannot remove {name}"))?;
+            removed.push(name);
+        }
+    }
+    removed.sort();
+    eprintln!("--overwrite: removed the earlier run's {} from {}", removed.join(", "), out.display());
+    Ok(())
+}
+
+/// Checks that `dir` is a run folder `--resume` can continue, with messages
+/// for the usual mistakes (the checkpoint file instead of its folder, a
+/// folder without a checkpoint, a checkpoint of another format version).
+fn resumable(dir: &Path) -> Result<Checkpoint> {
+    if dir.is_file() {
+        let folder = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        anyhow::bail!(
+            "--resume takes the run folder, not a file: pass `--resume {}` (the folder that holds {})",
+            folder.display(),
+            dir.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned())
+        );
+    }
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "--resume {}: no such run folder; pass the --out folder of an earlier `trainer fit`",
+            dir.display()
+        );
+    }
+    let path = fit::checkpoint_path(dir);
+    if !path.exists() {
+        anyhow::bail!(
+            "--resume {}: the folder holds no checkpoint.safetensors; pass the --out folder of an earlier `trainer fit`",
+            dir.display()
+        );
+    }
+    Checkpoint::load(&path).map_err(|e| match e {
+        CheckpointError::Version { found, .. } => anyhow::anyhow!(
+            "cannot resume {}: its checkpoint has format version {found} ({}), and this trainer reads version {VERSION}; \
+             resume it with the trainer that wrote it, or start a new run there with `--out {} --overwrite`",
+            dir.display(),
+            if found > VERSION { "written by a newer trainer" } else { "written by an older trainer" },
+            dir.display(),
+        ),
+        e => anyhow::Error::new(e).context(format!("cannot resume {}", dir.display())),
+    })
+}
+
+/// The pictures in `out` written since `since`.
+fn pictures_written(out: &Path, since: std::time::SystemTime) -> Vec<&'static str> {
+    ["samples.png", "density.png", "curves.png"]
+        .into_iter()
+        .filter(|p| std::fs::metadata(out.join(p)).and_then(|m| m.modified()).is_ok_and(|t| t >= since))
+        .collect()
+}
+
+/// SIGINT and SIGTERM set `stop` (the training loop then saves and
+/// returns); a second one ends the process at once (checkpoints are
+/// written atomically, so nothing is half-written).
+fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
+    let flag = Arc::clone(&stop);
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            if flag.swap(true, Ordering::SeqCst) {
+                eprintln!("\ntrainer: stopped at once (signal {sig} again); the last saved checkpoint is kept");
+                std::process::exit(INTERRUPTED);
+            }
+            eprintln!(
+                "\ntrainer: stopping: saving a checkpoint at the end of this iteration (send it again to quit at once)"
+            );
+        }
+    });
+    Ok(stop)
+}
+
+/// Exit code of a run stopped by SIGINT / SIGTERM (128 + SIGINT, as shells report Ctrl-C).
+const INTERRUPTED: i32 = 130;
+
+fn run_fit(a: FitArgs, given: &[String]) -> Result<()> {
     if a.threads == 0 {
-        anyhow::bail!("--threads must be at least 1");
+        return Err(usage(anyhow::anyhow!("--threads must be at least 1")));
     }
     let device = fit::parse_device(&a.device)?;
-    let config = fit_config(&a)?;
-    let data_name = if a.resume.is_none() { config.source()?.name() } else { "the resumed run's data".to_string() };
-    let out = a.resume.clone().unwrap_or(a.out);
-    let opts = RunOptions { out: out.clone(), device, threads: a.threads, progress: !a.quiet, stop_at: a.stop_at };
-    eprintln!("trainer: {data_name} on {device:?}, {} thread(s), run folder {}", a.threads, out.display());
+    let config = fit_config(&a).map_err(usage)?;
+    warn_ignored(&a, given);
+    let (out, source) = match &a.resume {
+        Some(dir) => {
+            let ckpt = resumable(dir)?;
+            // The resumed run's data, for the summary line (fit reports a missing trainer state).
+            let state: Option<fit::TrainState> = serde_json::from_value(ckpt.meta.train.clone()).ok();
+            (dir.clone(), state.map(|s| s.config.source()).transpose()?)
+        }
+        None => {
+            let source = config.source()?;
+            let out = a.out.clone().unwrap_or_else(|| default_out(&config));
+            prepare_run_folder(&out, a.overwrite)?;
+            (out, Some(source))
+        }
+    };
+    let stop = stop_on_signals()?;
+    let opts = RunOptions {
+        out: out.clone(),
+        device,
+        threads: a.threads,
+        progress: !a.quiet,
+        stop_at: a.stop_at,
+        stop: Some(stop),
+    };
+    if let Some(source) = &source {
+        eprintln!("data: {}", source.summary());
+    }
+    eprintln!("trainer: {device:?}, {} thread(s), run folder {}", a.threads, out.display());
+    let started = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
     let report = fit::fit(config, a.resume.as_deref(), &opts)?;
     println!(
         "trained {} iterations at {:.1} it/s; L_E {:+.4}, L_G {:+.4}",
@@ -255,7 +497,13 @@ fn run_fit(a: FitArgs) -> Result<()> {
         }
     }
     println!("checkpoint: {}", report.checkpoint.display());
-    println!("pictures:   {}/samples.png, density.png, curves.png", out.display());
+    let pictures = pictures_written(&out, started);
+    if !pictures.is_empty() {
+        println!(
+            "pictures:   {}",
+            pictures.iter().map(|p| out.join(p).display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -357,9 +605,14 @@ fn npy_f32(data: &[f32], n: usize, d: usize) -> Vec<u8> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    ddaebm_export::cli::restore_default_sigpipe();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.cmd {
-        Cmd::Fit(a) => run_fit(a),
+        Cmd::Fit(a) => {
+            let m = matches.subcommand_matches("fit").expect("the fit subcommand");
+            run_fit(a, &given_flags(m))
+        }
         Cmd::Eval { checkpoint, out, seed } => run_eval(checkpoint, out, seed),
         Cmd::Sample { checkpoint, n, seed, out } => run_sample(checkpoint, n, seed, out),
         Cmd::Data { dataset, n, anomalies, seed, out } => run_data(dataset, n, anomalies, seed, out),
@@ -367,8 +620,12 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(i) = e.downcast_ref::<fit::Interrupted>() {
+                eprintln!("trainer: {i}");
+                return ExitCode::from(INTERRUPTED as u8);
+            }
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(ddaebm_export::cli::exit_code(&e))
         }
     }
 }
