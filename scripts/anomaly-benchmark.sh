@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The real-data anomaly benchmark (docs/anomaly-benchmark.md): breast cancer,
 # a physiological time series in windows, and handwritten digits; our model
-# (f32, fp16, int8 model files scored through the runtime) against Isolation
-# Forest, LOF, one-class SVM and a Gaussian mixture on the same splits; our
-# files with the default reconstruction score and, in f32, the energy score.
+# (model files scored through the runtime: the reconstruction score and the
+# energy score, each in f32 and int8 by default) against Isolation Forest,
+# LOF, one-class SVM, a Gaussian mixture, the distance from the training mean
+# and the Mahalanobis distance on the same splits.
 #
 #   ./scripts/anomaly-benchmark.sh                         # full run; rewrites docs/anomaly-benchmark.md + docs/img/anomaly-roc.png
 #   DDAEBM_BENCH_QUICK=1 ./scripts/anomaly-benchmark.sh    # smoke run: 1 seed, 2 digits, few iterations; report in $OUT only
@@ -16,8 +17,10 @@
 # 0: skip), BENCH_LONG (1: also train breast_cancer/s0 with 4x the
 # iterations, to see what a longer budget changes; the default outside quick
 # mode), BENCH_ITERS_SCALE (an integer: multiplies every training run's
-# iterations, default 1; the run time grows about as much), DOC / PNG (where
-# the report goes).
+# iterations, default 1; the run time grows about as much), BENCH_VARIANTS
+# (our model's files, comma-separated, default f32,int8,f32-energy,int8-energy:
+# PRECISION = f32|fp16|bf16|int8 with the reconstruction score, 8 draws;
+# PRECISION-energy with the energy score), DOC / PNG (where the report goes).
 # Nothing is downloaded at run time except, on the first run, the pinned
 # Python packages (bench/anomaly/setup.sh, PyPI) and libtorch
 # (scripts/setup-libtorch.sh); the data come inside scikit-learn and aeon.
@@ -64,15 +67,23 @@ model_args() { # DATASET -> "WIDTH DEPTH ITERS"
   echo "$w $d $((i * BENCH_ITERS_SCALE))"
 }
 BENCH_ITERS_SCALE=${BENCH_ITERS_SCALE:-1}
-# Our model's files: the default anomaly score (reconstruction, 8 draws) in
-# each precision, plus the energy score -f(x, 0) of ALGORITHM.md in f32.
-VARIANTS=(f32 fp16 int8 f32-energy)
+# Our model's files: PRECISION = the reconstruction score (8 draws) with
+# weights in that precision; PRECISION-energy = the energy score -f(x, 0) of
+# ALGORITHM.md. Each variant V is exported to TASK/model-V.safetensors and
+# scored into TASK/scores-V.csv, TASK/summary-V.json (report.py reads them).
+VARIANTS=(f32 int8 f32-energy int8-energy)
+if [ -n "${BENCH_VARIANTS:-}" ]; then
+  IFS=, read -r -a VARIANTS <<<"$BENCH_VARIANTS"
+fi
 variant_args() { # VARIANT -> export flags
   case "$1" in
-    f32-energy) echo "--f32 --score energy" ;;
-    *) echo "--$1 --score reconstruction --draws 8" ;;
+    f32-energy|fp16-energy|bf16-energy|int8-energy) echo "--${1%-energy} --score energy" ;;
+    f32|fp16|bf16|int8) echo "--$1 --score reconstruction --draws 8" ;;
+    *) echo "anomaly-benchmark: unknown variant $1 (PRECISION or PRECISION-energy, PRECISION = f32|fp16|bf16|int8)" >&2
+       return 1 ;;
   esac
 }
+for p in "${VARIANTS[@]}"; do variant_args "$p" >/dev/null || exit 1; done
 
 # Single-threaded BLAS for the Python side: the machine has 2 shared cores.
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -93,7 +104,7 @@ t0=$(date +%s)
 "$PY" bench/anomaly/baselines.py --out "$OUT" >"$OUT/baselines.log"
 echo "baselines: $(($(date +%s) - t0)) s" >&2
 
-echo "== our model: trainer fit -> export (f32, fp16, int8, calibrated) -> export score" >&2
+echo "== our model: trainer fit -> export (${VARIANTS[*]}, calibrated) -> export score" >&2
 mapfile -t tasks < <("$PY" -c '
 import json, sys
 for t in json.load(open(sys.argv[1]))["tasks"]:
@@ -147,7 +158,7 @@ done
 long_args=()
 if [ "$BENCH_LONG" = 1 ] && [ -d "$OUT/breast_cancer/s0" ]; then
   # Does a longer training budget change the picture? breast_cancer/s0 again,
-  # with 4x the iterations (f32, both scores).
+  # with 4x the iterations (f32, both scores: the f32 variants of VARIANTS).
   D=$OUT/breast_cancer/s0
   read -r W L ITERS <<<"$(model_args breast_cancer)"
   ITERS=$((4 * ITERS))
@@ -160,7 +171,11 @@ if [ "$BENCH_LONG" = 1 ] && [ -d "$OUT/breast_cancer/s0" ]; then
     "$TRAINER" fit "${fit[@]}" >"$D/long/fit.log" 2>&1 || { cat "$D/long/fit.log" >&2; exit 1; }
     printf '%s' "${fit[*]}" >"$D/long/run/fit-args"
   fi
-  for p in f32 f32-energy; do
+  long_variants=()
+  for p in "${VARIANTS[@]}"; do
+    case "$p" in f32|f32-energy) long_variants+=("$p") ;; esac
+  done
+  for p in "${long_variants[@]}"; do
     # shellcheck disable=SC2046
     "$EXPORT" "$D/long/run/checkpoint.safetensors" $(variant_args "$p") --calibrate "$D/calib.csv" \
       -o "$D/long/model-$p.safetensors" >"$D/long/export-$p.log" 2>&1 || { cat "$D/long/export-$p.log" >&2; exit 1; }
@@ -201,6 +216,7 @@ fi
 echo "== report -> $DOC, $PNG" >&2
 cmd="./scripts/anomaly-benchmark.sh"
 [ "$QUICK" = 1 ] && cmd="DDAEBM_BENCH_QUICK=1 $cmd"
+[ -n "${BENCH_VARIANTS:-}" ] && cmd="BENCH_VARIANTS=$BENCH_VARIANTS $cmd"
 "$PY" bench/anomaly/report.py --out "$OUT" --doc "$DOC" --png "$PNG" --command "$cmd" \
   --elapsed "$(($(date +%s) - t_start))" --variants "$(IFS=,; echo "${VARIANTS[*]}")" \
   "${mcu_args[@]}" "${long_args[@]}"

@@ -13,6 +13,17 @@ on train.csv only, and test.csv is scored (higher = more anomalous). Writes
 Settings are scikit-learn's standard ones, fixed in advance (nothing is
 tuned on test data); the Gaussian mixture picks its number of components
 (1-4) by BIC on the training rows.
+
+Methods (the column / key names):
+
+    iforest      Isolation Forest, 200 trees
+    lof          Local Outlier Factor, novelty mode, 20 neighbours
+    ocsvm        one-class SVM, RBF kernel, gamma = scale, nu = 0.1
+    gmm          Gaussian mixture, full covariances, 1-4 components by BIC
+    distance     Euclidean distance from the training mean (standardised units)
+    mahalanobis  squared Mahalanobis distance from the training mean, with the
+                 training rows' covariance estimated with Ledoit-Wolf
+                 shrinkage (invertible even with fewer rows than dimensions)
 """
 
 import argparse
@@ -21,6 +32,7 @@ import os
 import time
 
 import numpy as np
+from sklearn.covariance import LedoitWolf
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.mixture import GaussianMixture
@@ -28,7 +40,7 @@ from sklearn.neighbors import LocalOutlierFactor
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
-METHODS = ["iforest", "lof", "ocsvm", "gmm"]
+METHODS = ["iforest", "lof", "ocsvm", "gmm", "distance", "mahalanobis"]
 
 
 def read_csv(path):
@@ -73,6 +85,13 @@ def fit_score(method, train, test, seed):
     if method == "gmm":
         m = gmm_by_bic(train, seed)
         return -m.score_samples(test), {"n_components": int(m.n_components), "covariance_type": "full"}
+    if method == "distance":
+        mean = train.mean(axis=0)
+        return np.linalg.norm(test - mean, axis=1), {"centre": "training mean", "units": "standardised"}
+    if method == "mahalanobis":
+        m = LedoitWolf().fit(train)
+        # LedoitWolf.mahalanobis returns the squared distance (ranks like the distance itself).
+        return m.mahalanobis(test), {"covariance": "Ledoit-Wolf", "shrinkage": float(m.shrinkage_), "squared": True}
     raise ValueError(method)
 
 

@@ -168,6 +168,25 @@ pub struct CheckpointMeta {
     pub iteration: u64,
     /// The trainer's full configuration and resume state (opaque to export).
     pub train: serde_json::Value,
+    /// The energy's Gaussian base measure and residual bound
+    /// ([`crate::base`]), when the run trained with one; its eigenpairs are
+    /// the tensors [`BASE_BASIS`] and [`BASE_VARIANCE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_base: Option<BaseMeta>,
+}
+
+/// Checkpoint tensor `[D, D]`: row k is the base's eigenvector v_k.
+pub const BASE_BASIS: &str = "base.basis";
+/// Checkpoint tensor `[D]`: the base's eigenvalues λ_k.
+pub const BASE_VARIANCE: &str = "base.variance";
+
+/// The scalars of an energy's Gaussian base measure ([`crate::base`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaseMeta {
+    /// B: the network's residual is bounded to (−B, B).
+    pub residual_bound: f64,
+    /// The Ledoit–Wolf shrinkage ρ used for the covariance (informational).
+    pub shrinkage: f64,
 }
 
 /// A tensor held in host memory: shape and row-major f32 values.
@@ -189,6 +208,30 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// The energy's Gaussian base measure, when the checkpoint has one.
+    pub fn gaussian_base(&self) -> Result<Option<crate::base::GaussianBase>, crate::fold::FoldError> {
+        let Some(meta) = &self.meta.energy_base else { return Ok(None) };
+        let d = self.meta.arch.data_dim;
+        let get = |name: &str, shape: Vec<usize>| -> Result<Vec<f64>, crate::fold::FoldError> {
+            let t = self.tensors.get(name).ok_or_else(|| crate::fold::FoldError::Missing(name.into()))?;
+            if t.shape != shape {
+                return Err(crate::fold::FoldError::Shape {
+                    name: name.into(),
+                    expected: shape,
+                    found: t.shape.clone(),
+                });
+            }
+            Ok(t.data.iter().map(|&v| v as f64).collect())
+        };
+        Ok(Some(crate::base::GaussianBase {
+            dim: d,
+            basis: get(BASE_BASIS, vec![d, d])?,
+            variance: get(BASE_VARIANCE, vec![d])?,
+            residual_bound: meta.residual_bound,
+            shrinkage: meta.shrinkage,
+        }))
+    }
+
     /// Serialises the checkpoint to safetensors bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let bytes: Vec<Vec<u8>> = self.tensors.values().map(|t| f32_le_bytes(&t.data)).collect();

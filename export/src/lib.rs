@@ -3,6 +3,7 @@
 //! (format: `docs/model-format.md`). Pure Rust: no libtorch.
 //!
 //! - [`cli`]: the `export` command line (export, `inspect`, `score`).
+//! - [`base`]: the energy's Gaussian base measure (fit, eigenpairs, bound).
 //! - [`checkpoint`]: the checkpoint schema (shared with the trainer).
 //! - [`fold`]: constant folding of the time branch and BatchNorm, in f64.
 //! - [`model_file`]: the model file writer (f32 / f16 / bf16 / int8 weights).
@@ -13,6 +14,7 @@
 //! - [`score`]: scoring a data file through the runtime (`export score`).
 #![deny(missing_docs)]
 
+pub mod base;
 pub mod calibrate;
 pub mod checkpoint;
 pub mod cli;

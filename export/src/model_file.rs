@@ -1,4 +1,5 @@
-//! Writes the deployable model file (docs/model-format.md, version 1).
+//! Writes the deployable model file (docs/model-format.md, version
+//! [`FORMAT_VERSION`], the newest the runtime reads).
 
 use std::collections::HashMap;
 
@@ -10,8 +11,8 @@ use crate::checkpoint::{f32_le_bytes, Checkpoint, ScheduleKind};
 use crate::fold::{fold_net, FoldError, Layer};
 use ddaebm_runtime::ScoreKind;
 
-/// The model file format version written here.
-pub const FORMAT_VERSION: u32 = 1;
+/// The model file format version written here: the runtime's.
+pub use ddaebm_runtime::FORMAT_VERSION;
 
 /// Storage precision of the weight matrices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +95,20 @@ pub struct DeployModel {
     pub score: ScoreKind,
     /// Noise draws of the reconstruction score.
     pub draws: usize,
+    /// The energy's Gaussian base measure, if the checkpoint has one.
+    pub base: Option<DeployBase>,
+}
+
+/// The energy's base measure as the model file stores it
+/// (`crate::base`; docs/model-format.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeployBase {
+    /// `[D, D]`, row k = v_k.
+    pub basis: Vec<f64>,
+    /// `[T, D]`: 1 / (ā_t² λ_k + σ̄_t²) for step index t = 0..T−1.
+    pub inv_var: Vec<f64>,
+    /// B.
+    pub bound: f64,
 }
 
 impl DeployModel {
@@ -143,6 +158,11 @@ impl DeployModel {
             sigma_bar: s.sigma_bar.iter().skip(1).copied().collect(),
             score: ScoreKind::Energy,
             draws: ddaebm_runtime::DEFAULT_DRAWS,
+            base: ckpt.gaussian_base()?.map(|b| DeployBase {
+                inv_var: (0..s.steps).flat_map(|t| b.inv_var(s.a_bar[t], s.sigma_bar[t])).collect(),
+                basis: b.basis,
+                bound: b.residual_bound,
+            }),
         })
     }
 
@@ -175,6 +195,11 @@ impl DeployModel {
                 f32_le_bytes(&c.quantiles),
             ));
             entries.push(("calibration.threshold".into(), Dtype::F32, vec![1], f32_le_bytes(&[c.threshold])));
+        }
+        if let Some(b) = &self.base {
+            entries.push(("base.basis".into(), Dtype::F32, vec![self.data_dim, self.data_dim], f32s(&b.basis)));
+            entries.push(("base.inv_var".into(), Dtype::F32, vec![self.steps, self.data_dim], f32s(&b.inv_var)));
+            entries.push(("base.bound".into(), Dtype::F32, vec![1], f32s(&[b.bound])));
         }
         for (net, layers) in [("energy", &self.energy), ("generator", &self.generator)] {
             for (i, l) in layers.iter().enumerate() {
@@ -279,6 +304,7 @@ mod tests {
             a_bar: vec![0.9, 0.6, 0.3],
             sigma_bar: vec![0.4, 0.8, 0.95],
             score: ScoreKind::Energy,
+            base: None,
             draws: 8,
         }
     }

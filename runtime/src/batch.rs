@@ -47,6 +47,12 @@ impl Model<'_> {
         for (dst, x) in a.chunks_exact_mut(w).zip(xs.chunks_exact(self.data_dim)) {
             self.normalise_into(x, dst);
         }
+        // The base measure's log-density, kept in `out` until the network's output is in.
+        if let Some(base) = &self.base {
+            for (o, x) in out.iter_mut().zip(a.chunks_exact(w)) {
+                *o = base.log_density(x, t);
+            }
+        }
         let mut width = self.data_dim;
         for layer in self.energy_net.layers() {
             apply_batch(layer, t, width, w, a, b)?;
@@ -55,7 +61,11 @@ impl Model<'_> {
         }
         let mut finite = true;
         for (o, h) in out.iter_mut().zip(a.chunks_exact(w)) {
-            *o = h.first().copied().unwrap_or(f32::NAN);
+            let r = h.first().copied().unwrap_or(f32::NAN);
+            *o = match &self.base {
+                Some(base) => base.combine(r, *o),
+                None => r,
+            };
             finite &= o.is_finite();
         }
         if finite {

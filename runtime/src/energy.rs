@@ -109,12 +109,20 @@ impl Model<'_> {
         }
     }
 
-    /// Runs the energy network on the normalised input in `a[..D]`.
+    /// Runs the energy network on the normalised input in `a[..D]`, plus
+    /// the base measure when the file has one ([`crate::base`]).
     fn energy_from_buffers(&self, t: usize, a: &mut [f32], b: &mut [f32]) -> Result<f32, Error> {
+        let base = self.base.map(|base| (base, base.log_density(a, t)));
         let out = self.energy_net.forward(t, a, b)?;
-        match out.first() {
-            Some(&f) if f.is_finite() => Ok(f),
-            _ => Err(Error::NonFiniteOutput),
+        let f = match (out.first(), base) {
+            (Some(&r), Some((base, log_density))) => base.combine(r, log_density),
+            (Some(&r), None) => r,
+            (None, _) => f32::NAN,
+        };
+        if f.is_finite() {
+            Ok(f)
+        } else {
+            Err(Error::NonFiniteOutput)
         }
     }
 }

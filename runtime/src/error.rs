@@ -173,7 +173,7 @@ impl fmt::Display for Error {
             ),
             Error::UnsupportedVersion { found } => write!(
                 f,
-                "model format version {found} is not supported (this runtime reads version {}): {REEXPORT}",
+                "model format version {found} is not supported (this runtime reads versions 1 to {}): {REEXPORT}",
                 crate::FORMAT_VERSION
             ),
             Error::MissingMetadata(key) => {

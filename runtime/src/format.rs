@@ -124,6 +124,14 @@ pub enum TensorName {
     CalibrationQuantiles,
     /// `calibration.threshold` (optional).
     CalibrationThreshold,
+    /// `base.basis` (optional, format version 2): the energy's Gaussian base
+    /// measure, `[D, D]`, row k = eigenvector v_k.
+    BaseBasis,
+    /// `base.inv_var` (optional, with `base.basis`): `[T, D]` precisions.
+    BaseInvVar,
+    /// `base.bound` (optional, with `base.basis`): `[1]`, the bound B of
+    /// the energy network's residual.
+    BaseBound,
     /// `{net}.{index}.{param}`.
     Layer {
         /// The network.
@@ -137,7 +145,7 @@ pub enum TensorName {
 
 impl TensorName {
     /// The fixed (non-layer) tensors, in slot order.
-    const FIXED: [TensorName; 10] = [
+    const FIXED: [TensorName; 13] = [
         TensorName::Coef1,
         TensorName::Coef2,
         TensorName::PosteriorStd,
@@ -148,6 +156,9 @@ impl TensorName {
         TensorName::CalibrationThreshold,
         TensorName::ABar,
         TensorName::SigmaBar,
+        TensorName::BaseBasis,
+        TensorName::BaseInvVar,
+        TensorName::BaseBound,
     ];
 
     /// The name of a fixed tensor, `None` for layer tensors.
@@ -163,6 +174,9 @@ impl TensorName {
             TensorName::SigmaBar => Some("schedule.sigma_bar"),
             TensorName::CalibrationQuantiles => Some("calibration.quantiles"),
             TensorName::CalibrationThreshold => Some("calibration.threshold"),
+            TensorName::BaseBasis => Some("base.basis"),
+            TensorName::BaseInvVar => Some("base.inv_var"),
+            TensorName::BaseBound => Some("base.bound"),
             TensorName::Layer { .. } => None,
         }
     }

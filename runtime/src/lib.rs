@@ -88,15 +88,20 @@
 //! * `kernels`: matrix–vector product (F32/F16/BF16/I8 weights) and PReLU;
 //! * `schedule`: [`Model::coef1`], [`Model::coef2`], [`Model::posterior_std`];
 //! * `energy`: [`Model::energy`], [`Model::anomaly_score`];
+//! * `base`: the energy's Gaussian base measure (files that carry one):
+//!   f = bounded network output + the base's log-density;
+//! * `batch`: [`Model::energy_batch`], bit-identical to [`Model::energy`];
 //! * `calibration`: [`Model::threshold`], [`Model::is_anomaly`], [`Verdict`];
 //! * `sampler`: [`Model::sample`], [`Model::denoise_step`], [`Model::generate`];
 //! * `rng`: [`Rng`], seeded xoshiro128++ with Marsaglia-polar normals.
 
 #![no_std]
-// `unsafe` only in `kernels` (the Cortex-M4F FPU / DSP inline-asm loops, each with a SAFETY comment).
+// `unsafe` only in `kernels` (the Cortex-M4F FPU / DSP inline-asm loops) and
+// `rng` (the hard-float square root), each with a SAFETY comment.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod base;
 mod batch;
 mod calibration;
 mod energy;

@@ -8,12 +8,16 @@
 
 use core::fmt;
 
+use crate::base::Base;
 use crate::error::Error;
 use crate::format::{parse_decimal, Dtype, Header, LayerParam, Net, RawTensor, TensorName, MAX_LAYERS};
 use crate::kernels::{self, f32_le};
 
-/// The file format version this runtime reads (`__metadata__.format_version`).
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest file format version this runtime reads
+/// (`__metadata__.format_version`); it reads every version from 1 up to it.
+/// Version 2 added the energy's base measure (`base.*` tensors), which a
+/// version-1 runtime would silently ignore; `export` writes version 2.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Largest supported data dimension D (`data_dim`).
 pub const MAX_DATA_DIM: usize = 1024;
@@ -222,6 +226,8 @@ pub struct Model<'a> {
     /// a_bar[t] · x_0 + sigma_bar[t] · ε (normalised units).
     pub(crate) a_bar: &'a [u8],
     pub(crate) sigma_bar: &'a [u8],
+    /// The energy's Gaussian base measure, if the file has one.
+    pub(crate) base: Option<Base<'a>>,
 }
 
 /// Anomaly-score quantiles of held-out normal data and the threshold,
@@ -317,6 +323,49 @@ fn calibration<'a>(header: &Header<'a>) -> Result<Option<Calibration<'a>>, Error
     }
     let threshold = vector(header, th, 1)?.first_chunk::<4>().map_or(0.0, |b| f32::from_le_bytes(*b));
     Ok(Some(Calibration { quantiles, threshold }))
+}
+
+/// Loads the optional base measure: all three tensors or none (format
+/// version 2 only).
+fn base<'a>(header: &Header<'a>, version: u64, dim: usize, steps: usize) -> Result<Option<Base<'a>>, Error> {
+    let names = [TensorName::BaseBasis, TensorName::BaseInvVar, TensorName::BaseBound];
+    match names.map(|n| header.has(n)) {
+        [false, false, false] => return Ok(None),
+        [true, true, true] if version >= 2 => {}
+        [true, true, true] => return Err(Error::UnexpectedTensor(TensorName::BaseBasis)),
+        present => {
+            let missing = names.iter().zip(present).find(|(_, p)| !p).map_or(names[0], |(n, _)| *n);
+            return Err(Error::MissingTensor(missing));
+        }
+    }
+    let t = header.tensor(TensorName::BaseBasis)?.ok_or(Error::MissingTensor(TensorName::BaseBasis))?;
+    if t.dtype != Dtype::F32 {
+        return Err(Error::WrongDtype(TensorName::BaseBasis));
+    }
+    if !has_shape(&t, 2, [dim, dim]) {
+        return Err(Error::ShapeMismatch(TensorName::BaseBasis));
+    }
+    if !t.bytes.chunks_exact(4).map(f32_le).all(f32::is_finite) {
+        return Err(Error::NonFiniteParameter(TensorName::BaseBasis));
+    }
+    let basis = t.bytes;
+    let t = header.tensor(TensorName::BaseInvVar)?.ok_or(Error::MissingTensor(TensorName::BaseInvVar))?;
+    if t.dtype != Dtype::F32 {
+        return Err(Error::WrongDtype(TensorName::BaseInvVar));
+    }
+    if !has_shape(&t, 2, [steps, dim]) {
+        return Err(Error::ShapeMismatch(TensorName::BaseInvVar));
+    }
+    // NaN fails `>= 0`, +inf fails `is_finite`.
+    if !t.bytes.chunks_exact(4).map(f32_le).all(|w| w >= 0.0 && w.is_finite()) {
+        return Err(Error::InvalidParameter(TensorName::BaseInvVar));
+    }
+    let inv_var = t.bytes;
+    let bound = f32_le(vector(header, TensorName::BaseBound, 1)?);
+    if bound <= 0.0 {
+        return Err(Error::InvalidParameter(TensorName::BaseBound));
+    }
+    Ok(Some(Base { basis, inv_var, bound, dim }))
 }
 
 /// Loads and chains the layers of `net`.
@@ -417,7 +466,7 @@ impl<'a> Model<'a> {
         }
         let version = meta.format_version.ok_or(Error::MissingMetadata("format_version"))?;
         let version = parse_decimal(version).ok_or(Error::BadMetadata("format_version"))?;
-        if version != u64::from(FORMAT_VERSION) {
+        if !(1..=u64::from(FORMAT_VERSION)).contains(&version) {
             return Err(Error::UnsupportedVersion { found: u32::try_from(version).unwrap_or(u32::MAX) });
         }
         let data_dim = meta_usize(meta.data_dim, "data_dim", 1, MAX_DATA_DIM)?;
@@ -466,6 +515,7 @@ impl<'a> Model<'a> {
             }
             Some(_) => return Err(Error::BadMetadata("anomaly_score")),
         };
+        let base = base(&header, version, data_dim, steps)?;
         let energy_net = network(&header, Net::Energy, energy_layers, data_dim, 1, steps)?;
         let generator_net = network(&header, Net::Generator, generator_layers, data_dim + nz, data_dim, steps)?;
 
@@ -494,7 +544,15 @@ impl<'a> Model<'a> {
             draws,
             a_bar,
             sigma_bar,
+            base,
         })
+    }
+
+    /// Whether the energy has a Gaussian base measure (`base.*` tensors):
+    /// then f(x, t) = the network's output bounded to (−B, B) plus the
+    /// base's log-density, and exp f is integrable.
+    pub fn has_energy_base(&self) -> bool {
+        self.base.is_some()
     }
 
     /// The data dimension D.

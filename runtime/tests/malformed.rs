@@ -142,7 +142,9 @@ fn metadata_errors() {
     assert_eq!(load(&with_meta("format", None)), Err(Error::NotDdaebmModel));
     assert_eq!(load(&with_meta("format", Some("gguf"))), Err(Error::NotDdaebmModel));
     assert_eq!(load(&header_file("{}")), Err(Error::NotDdaebmModel));
-    assert_eq!(load(&with_meta("format_version", Some("2"))), Err(Error::UnsupportedVersion { found: 2 }));
+    assert_eq!(load(&with_meta("format_version", Some("3"))), Err(Error::UnsupportedVersion { found: 3 }));
+    assert_eq!(load(&with_meta("format_version", Some("0"))), Err(Error::UnsupportedVersion { found: 0 }));
+    assert_eq!(load(&with_meta("format_version", Some("2"))), Ok(()));
     assert_eq!(
         load(&with_meta("format_version", Some("99999999999"))),
         Err(Error::UnsupportedVersion { found: u32::MAX })
@@ -663,4 +665,98 @@ fn scale_name_and_messages() {
     assert_eq!(LayerParam::Scale.as_str(), "scale");
     assert!(Error::UnexpectedTensor(s).to_string().contains("I8"));
     assert!(Error::UnknownDtype(s).to_string().contains("BF16"));
+}
+
+/// The test spec with a base measure (format version 2).
+fn based() -> Spec {
+    let mut s = spec();
+    s.base = Some(BaseSpec::random(9, s.d, s.steps));
+    s
+}
+
+fn based_edited(
+    edit_meta: impl FnOnce(&mut Vec<(String, String)>),
+    edit_tensors: impl FnOnce(&mut Vec<Tensor>),
+) -> Vec<u8> {
+    let s = based();
+    let mut meta = s.metadata(Wt::F32);
+    let mut tensors = s.tensors(Wt::F32);
+    edit_meta(&mut meta);
+    edit_tensors(&mut tensors);
+    assemble(&meta, &tensors, 8)
+}
+
+#[test]
+fn malformed_base_measure() {
+    assert_eq!(load(&based().build(Wt::F32)), Ok(()));
+    assert!(Model::from_bytes(&based().build(Wt::F32)).unwrap().has_energy_base());
+    assert!(!Model::from_bytes(&spec().build(Wt::F32)).unwrap().has_energy_base());
+    // All three tensors or none.
+    for name in ["base.basis", "base.inv_var", "base.bound"] {
+        let bytes = based_edited(|_| {}, |t| t.retain(|t| t.name != name));
+        let want = match name {
+            "base.basis" => TensorName::BaseBasis,
+            "base.inv_var" => TensorName::BaseInvVar,
+            _ => TensorName::BaseBound,
+        };
+        assert_eq!(load(&bytes), Err(Error::MissingTensor(want)), "without {name}");
+    }
+    // A version-1 file must not carry one (a version-1 runtime would ignore it).
+    let v1 = based_edited(
+        |m| m.iter_mut().filter(|(k, _)| k == "format_version").for_each(|(_, v)| *v = "1".into()),
+        |_| {},
+    );
+    assert_eq!(load(&v1), Err(Error::UnexpectedTensor(TensorName::BaseBasis)));
+    let edit = |name: &str, f: &dyn Fn(&mut Tensor)| {
+        based_edited(|_| {}, |t| f(t.iter_mut().find(|t| t.name == name).expect(name)))
+    };
+    let bad_shape = edit("base.basis", &|t| t.shape = vec![t.shape[0] * t.shape[1], 1]);
+    assert_eq!(load(&bad_shape), Err(Error::ShapeMismatch(TensorName::BaseBasis)));
+    let bad_dtype = edit("base.inv_var", &|t| {
+        t.dtype = "F16".into();
+        t.data.truncate(t.data.len() / 2);
+    });
+    assert_eq!(load(&bad_dtype), Err(Error::WrongDtype(TensorName::BaseInvVar)));
+    let nan_basis = edit("base.basis", &|t| t.data[0..4].copy_from_slice(&f32::NAN.to_le_bytes()));
+    assert_eq!(load(&nan_basis), Err(Error::NonFiniteParameter(TensorName::BaseBasis)));
+    for bad in [-1.0f32, f32::NAN, f32::INFINITY] {
+        let neg = edit("base.inv_var", &|t| t.data[4..8].copy_from_slice(&bad.to_le_bytes()));
+        assert_eq!(load(&neg), Err(Error::InvalidParameter(TensorName::BaseInvVar)), "inv_var {bad}");
+    }
+    for bad in [0.0f32, -2.0] {
+        let b = edit("base.bound", &|t| t.data.copy_from_slice(&bad.to_le_bytes()));
+        assert_eq!(load(&b), Err(Error::InvalidParameter(TensorName::BaseBound)), "bound {bad}");
+    }
+    let inf = edit("base.bound", &|t| t.data.copy_from_slice(&f32::INFINITY.to_le_bytes()));
+    assert_eq!(load(&inf), Err(Error::NonFiniteParameter(TensorName::BaseBound)));
+    // Versions past the runtime's are refused.
+    let v3 = based_edited(
+        |m| m.iter_mut().filter(|(k, _)| k == "format_version").for_each(|(_, v)| *v = "3".into()),
+        |_| {},
+    );
+    assert_eq!(load(&v3), Err(Error::UnsupportedVersion { found: 3 }));
+}
+
+/// With a base measure the energy falls along every ray far from the data,
+/// whatever the network does: its part is bounded by B.
+#[test]
+fn energy_with_base_falls_along_rays_far_out() {
+    for seed in 0..20u64 {
+        let mut s = random_spec(seed);
+        s.base = Some(BaseSpec::orthonormal(seed + 100, s.d, s.steps));
+        let file = s.build(Wt::F32);
+        let model = Model::from_bytes(&file).unwrap();
+        let mut scratch = scratch_for(&model);
+        let mut rng = Rng::new(seed);
+        for _ in 0..8 {
+            let dir = [rng.normal(), rng.normal()];
+            let mut last = f32::INFINITY;
+            for r in [30.0f32, 60.0, 120.0, 240.0, 480.0, 960.0] {
+                let x = [s.mean[0] + r * dir[0], s.mean[1] + r * dir[1]];
+                let f = model.energy(&x, 0, &mut scratch).unwrap();
+                assert!(f < last, "seed {seed}: f rose to {f} at radius {r} (from {last})");
+                last = f;
+            }
+        }
+    }
 }

@@ -69,8 +69,9 @@ fn spec() -> impl Strategy<Value = Spec> {
                 vec(0.0f32..0.5, steps),
                 vec(-2.0f32..2.0, d),
                 vec(0.5f32..3.0, d),
+                proptest::option::of(any::<u64>()),
             )
-                .prop_map(move |(energy, generator, coef1, coef2, post_std, mean, std)| Spec {
+                .prop_map(move |(energy, generator, coef1, coef2, post_std, mean, std, base)| Spec {
                     d,
                     nz,
                     steps,
@@ -82,6 +83,7 @@ fn spec() -> impl Strategy<Value = Spec> {
                     std,
                     energy,
                     generator,
+                    base: base.map(|seed| BaseSpec::random(seed, d, steps)),
                 })
         },
     )
@@ -149,7 +151,11 @@ proptest! {
         let x = &raw[..spec.d];
         let xn = normalised(&spec, x);
         for t in 0..spec.steps {
-            let want = reference_forward(&spec.energy, t, &xn, wt)[0];
+            let r = reference_forward(&spec.energy, t, &xn, wt)[0];
+            let want = match &spec.base {
+                Some(b) => b.reference(r, &xn, t),
+                None => r,
+            };
             let got = model.energy(x, t, &mut scratch).expect("finite energy");
             prop_assert!(within(got, want), "t = {}: energy {} vs reference {}", t, got, want);
         }

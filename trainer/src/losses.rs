@@ -25,34 +25,80 @@ pub struct EnergyLoss {
     pub f_fake: f64,
     /// mean ‖∇_{x_t}[f + log N]‖² (before γ/2).
     pub r1: f64,
+    /// The noise-contrastive term against the base measure (before its
+    /// weight; 0 without a base).
+    pub nce: f64,
 }
 
-/// L_E = mean(−f(x_t, t) + f(sg x'_t, t)) + γ/2 · mean ‖∇_{x_t}[f(x_t, t) + log N(x_{t+1}; a x_t, σ²)]‖².
+/// L_E = mean(−f(x_t, t) + f(sg x'_t, t)) + γ/2 · mean ‖∇_{x_t}[f(x_t, t) + log N(x_{t+1}; a x_t, σ²)]‖²
+/// (ALGORITHM.md §5), and, when f has a Gaussian base measure
+/// (`ddaebm_export::base`), two departures:
 ///
-/// The R1 penalty is on real pairs, on the conditional log-density, and
-/// needs a double backward (`create_graph`). With `r1_gamma == 0` it is skipped.
-pub fn energy_loss(e: &EnergyNet, g: &Generator, diff: &Diffusion, b: &Batch, r1_gamma: f64) -> EnergyLoss {
+/// - the R1 penalty is on the gradient of the network's residual + log N,
+///   not of the whole f: the base's own slope is fixed, and penalising it
+///   would only teach the residual to cancel it near the data;
+/// - `nce_weight` · L_NCE, noise-contrastive estimation of the residual
+///   against the base measure diffused to step t:
+///   `mean softplus(−r(x_t, t)) + mean softplus(r(n_t, t))`, n_t drawn from
+///   the base. Its optimum is r = log p_t − base_t + const, so f(·, t)
+///   becomes the log-density of x_t up to a constant, everywhere the base
+///   reaches, not only where the generator's samples land.
+///
+/// The R1 penalty needs a double backward (`create_graph`). With
+/// `r1_gamma == 0` it is skipped.
+pub fn energy_loss(
+    e: &EnergyNet,
+    g: &Generator,
+    diff: &Diffusion,
+    b: &Batch,
+    r1_gamma: f64,
+    nce_weight: f64,
+) -> EnergyLoss {
     let x_t = b.x_t.detach().set_requires_grad(r1_gamma > 0.0);
-    let f_real = e.forward(&x_t, &b.t);
-    let r1 = if r1_gamma > 0.0 {
-        let logp = &f_real + diff.log_transition(&x_t, &b.x_t1, &b.t);
-        let grad = Tensor::run_backward(&[logp.sum(Kind::Float)], &[&x_t], true, true).remove(0);
-        grad.square().sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float)
+    let (f_real, r1) = if e.has_base() {
+        let r_real = e.residual(&x_t, &b.t);
+        let r1 = r1_penalty(&r_real, &x_t, diff, b, r1_gamma);
+        (r_real, r1)
     } else {
-        Tensor::zeros([], (Kind::Float, x_t.device()))
+        let f_real = e.forward(&x_t, &b.t);
+        let r1 = r1_penalty(&f_real, &x_t, diff, b, r1_gamma);
+        (f_real, r1)
     };
+    // With a base, f = residual + base; the base has no parameters, so
+    // mean(−f_real) and mean(−r_real) have the same gradient.
     let x_fake = tch::no_grad(|| {
         let z = g.latent(b.t.size()[0], x_t.device());
         let x0_hat = g.forward_t(&b.x_t1, &z, &b.t, true);
         diff.posterior_sample(&x0_hat, &b.x_t1, &b.t)
     });
-    let f_fake = e.forward(&x_fake, &b.t);
-    let loss = (f_fake.mean(Kind::Float) - f_real.mean(Kind::Float)) + &r1 * (r1_gamma / 2.0);
+    let f_fake = if e.has_base() { e.residual(&x_fake, &b.t) } else { e.forward(&x_fake, &b.t) };
+    let mut loss = (f_fake.mean(Kind::Float) - f_real.mean(Kind::Float)) + &r1 * (r1_gamma / 2.0);
+    let mut nce = 0.0;
+    if nce_weight > 0.0 {
+        if let Some(noise) = tch::no_grad(|| e.base_samples(&b.t)) {
+            let r_noise = e.residual(&noise, &b.t);
+            let l = f_real.neg().softplus().mean(Kind::Float) + r_noise.softplus().mean(Kind::Float);
+            nce = l.double_value(&[]);
+            loss = loss + l * nce_weight;
+        }
+    }
     EnergyLoss {
         f_real: f_real.mean(Kind::Float).double_value(&[]),
         f_fake: f_fake.mean(Kind::Float).double_value(&[]),
         r1: r1.double_value(&[]),
+        nce,
         loss,
+    }
+}
+
+/// mean ‖∇_{x_t}[f + log N(x_{t+1}; a x_t, σ²)]‖² over the batch (0 when `r1_gamma == 0`).
+fn r1_penalty(f: &Tensor, x_t: &Tensor, diff: &Diffusion, b: &Batch, r1_gamma: f64) -> Tensor {
+    if r1_gamma > 0.0 {
+        let logp = f + diff.log_transition(x_t, &b.x_t1, &b.t);
+        let grad = Tensor::run_backward(&[logp.sum(Kind::Float)], &[x_t], true, true).remove(0);
+        grad.square().sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float)
+    } else {
+        Tensor::zeros([], (Kind::Float, x_t.device()))
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use ddaebm_export::base::GaussianBase;
 use ddaebm_export::checkpoint::{Arch, Checkpoint, HostTensor, ScheduleMeta};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -29,6 +30,8 @@ pub struct Ddaebm {
     pub encoder: PosteriorEncoder,
     /// Schedule tensors on `device`.
     pub diffusion: Diffusion,
+    /// The energy's Gaussian base measure, if it has one ([`Ddaebm::set_base`]).
+    pub base: Option<GaussianBase>,
 }
 
 /// Errors restoring networks from a checkpoint.
@@ -47,6 +50,9 @@ pub enum RestoreError {
         /// Shape in the checkpoint.
         found: Vec<usize>,
     },
+    /// The base measure's tensors are missing or malformed.
+    #[error("checkpoint's energy base measure: {0}")]
+    Base(String),
 }
 
 impl Ddaebm {
@@ -61,7 +67,14 @@ impl Ddaebm {
         let generator = Generator::new(gen_vs.root() / "generator", &arch, steps);
         let encoder = PosteriorEncoder::new(gen_vs.root() / "encoder", &arch, steps);
         let diffusion = Diffusion::new(&schedule, device);
-        Ddaebm { arch, schedule, device, energy_vs, gen_vs, energy, generator, encoder, diffusion }
+        Ddaebm { arch, schedule, device, energy_vs, gen_vs, energy, generator, encoder, diffusion, base: None }
+    }
+
+    /// Gives f a Gaussian base measure (or removes it): see
+    /// `ddaebm_export::base`. Not a variable: it is fixed before training.
+    pub fn set_base(&mut self, base: Option<GaussianBase>) {
+        self.energy.set_base(base.as_ref(), &self.schedule.a_bar, &self.schedule.sigma_bar, self.device);
+        self.base = base;
     }
 
     /// All variables (parameters and BatchNorm statistics) by name, sorted.
@@ -115,6 +128,7 @@ impl Ddaebm {
     pub fn from_checkpoint_live(ckpt: &Checkpoint, device: Device) -> Result<Self, RestoreError> {
         let mut m = Ddaebm::new(ckpt.meta.arch.clone(), ckpt.meta.schedule.clone(), device, 0);
         m.load_host(&ckpt.tensors)?;
+        m.set_base(ckpt.gaussian_base().map_err(|e| RestoreError::Base(e.to_string()))?);
         Ok(m)
     }
 }

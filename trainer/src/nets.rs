@@ -15,6 +15,7 @@
 //! and, with BatchNorm, `bn.{weight,bias,running_mean,running_var}`; the
 //! posterior encoder's heads are `encoder.mu.*` and `encoder.logvar.*`.
 
+use ddaebm_export::base::GaussianBase;
 use ddaebm_export::checkpoint::Arch;
 use tch::nn::{self, Module, ModuleT};
 use tch::{Device, Kind, Tensor};
@@ -105,20 +106,100 @@ impl ToyNet {
 }
 
 /// The energy network f_θ(x, t) → R (higher = more likely).
+///
+/// Without a base measure f is the network itself (ALGORITHM.md §4). With
+/// one ([`EnergyNet::set_base`], `ddaebm_export::base`), f is the Gaussian
+/// base's log-density at step t plus the network's output bounded to
+/// (−B, B): integrable by construction.
 #[derive(Debug)]
 pub struct EnergyNet {
     net: ToyNet,
+    base: Option<BaseTerm>,
+}
+
+/// The base measure as tensors on the training device.
+#[derive(Debug)]
+struct BaseTerm {
+    /// `[D, D]`, row k = v_k.
+    basis: Tensor,
+    /// `[T, D]`: 1 / (ā_t² λ_k + σ̄_t²).
+    inv_var: Tensor,
+    /// `[D]`: √λ_k.
+    std: Tensor,
+    /// `[T]` each: ā_t, σ̄_t (checkpoint indexing: x_t = ā_t x_0 + σ̄_t ε).
+    a_bar: Tensor,
+    sigma_bar: Tensor,
+    /// B.
+    bound: f64,
 }
 
 impl EnergyNet {
     /// Builds f under `p` (no BatchNorm: the R1 penalty needs per-example gradients).
     pub fn new(p: nn::Path, arch: &Arch, steps: usize) -> Self {
-        EnergyNet { net: ToyNet::new(p, arch, steps, arch.data_dim, 1, false, false) }
+        EnergyNet { net: ToyNet::new(p, arch, steps, arch.data_dim, 1, false, false), base: None }
     }
 
-    /// f(x, t) as `[B]`.
+    /// Installs (or removes) the Gaussian base measure, for the schedule's
+    /// `a_bar` / `sigma_bar` (k = 0..T−1 are used).
+    pub fn set_base(&mut self, base: Option<&GaussianBase>, a_bar: &[f64], sigma_bar: &[f64], device: Device) {
+        self.base = base.map(|b| {
+            let f32s =
+                |v: &[f64]| Tensor::from_slice(&v.iter().map(|&x| x as f32).collect::<Vec<f32>>()).to_device(device);
+            let steps = a_bar.len() - 1;
+            let inv_var: Vec<f64> = (0..steps).flat_map(|t| b.inv_var(a_bar[t], sigma_bar[t])).collect();
+            let d = b.dim as i64;
+            BaseTerm {
+                basis: f32s(&b.basis).view([d, d]),
+                inv_var: f32s(&inv_var).view([steps as i64, d]),
+                std: f32s(&b.variance.iter().map(|l| l.sqrt()).collect::<Vec<_>>()),
+                a_bar: f32s(&a_bar[..steps]),
+                sigma_bar: f32s(&sigma_bar[..steps]),
+                bound: b.residual_bound,
+            }
+        });
+    }
+
+    /// Whether f has a base measure.
+    pub fn has_base(&self) -> bool {
+        self.base.is_some()
+    }
+
+    /// f(x, t) as `[B]`: the residual plus the base (when there is one).
     pub fn forward(&self, x: &Tensor, t: &Tensor) -> Tensor {
-        self.net.forward_t(x, t, true).squeeze_dim(1)
+        match &self.base {
+            None => self.residual(x, t),
+            Some(b) => self.residual(x, t) + Self::base_term(b, x, t),
+        }
+    }
+
+    /// The network's part of f as `[B]`: its output, bounded to (−B, B)
+    /// with r / (1 + |r| / B) when there is a base measure.
+    pub fn residual(&self, x: &Tensor, t: &Tensor) -> Tensor {
+        let r = self.net.forward_t(x, t, true).squeeze_dim(1);
+        match &self.base {
+            None => r,
+            Some(b) => &r / (r.abs() * (1.0 / b.bound) + 1.0),
+        }
+    }
+
+    /// base_t(x) = −½ Σ_k (v_k · x)² / (ā_t² λ_k + σ̄_t²) as `[B]`.
+    fn base_term(b: &BaseTerm, x: &Tensor, t: &Tensor) -> Tensor {
+        let proj = x.matmul(&b.basis.tr());
+        (proj.square() * b.inv_var.index_select(0, t)).sum_dim_intlist(1, false, Kind::Float) * -0.5
+    }
+
+    /// Draws from the base measure diffused to each row's step: the
+    /// Gaussian fit of the data at step t, ā_t · N(0, Σ) + σ̄_t · N(0, I)
+    /// (`[B, D]`), or `None` without a base.
+    pub fn base_samples(&self, t: &Tensor) -> Option<Tensor> {
+        let b = self.base.as_ref()?;
+        let n = t.size()[0];
+        let d = b.std.size()[0];
+        let device = b.std.device();
+        let c = Tensor::randn([n, d], (Kind::Float, device)) * &b.std;
+        let x0 = c.matmul(&b.basis);
+        let eps = Tensor::randn([n, d], (Kind::Float, device));
+        Some(b.a_bar.index_select(0, t).unsqueeze(1) * x0 + b.sigma_bar.index_select(0, t).unsqueeze(1) * eps)
     }
 }
 

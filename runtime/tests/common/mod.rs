@@ -64,6 +64,58 @@ pub struct Spec {
     pub std: Vec<f32>,
     pub energy: Vec<LayerSpec>,
     pub generator: Vec<LayerSpec>,
+    /// The energy's Gaussian base measure (format version 2), if any.
+    pub base: Option<BaseSpec>,
+}
+
+/// The energy's base measure: `base.basis` [D, D], `base.inv_var` [T, D], `base.bound`.
+#[derive(Clone, Debug)]
+pub struct BaseSpec {
+    pub basis: Vec<f32>,
+    pub inv_var: Vec<f32>,
+    pub bound: f32,
+}
+
+impl BaseSpec {
+    /// A random rotation-like basis (not orthogonal: the runtime does not
+    /// need it to be) and positive precisions.
+    pub fn random(seed: u64, d: usize, steps: usize) -> BaseSpec {
+        let mut rng = Rng::new(seed);
+        BaseSpec {
+            basis: (0..d * d).map(|_| uniform(&mut rng, -1.0, 1.0)).collect(),
+            inv_var: (0..steps * d).map(|_| uniform(&mut rng, 0.1, 2.0)).collect(),
+            bound: uniform(&mut rng, 1.0, 10.0),
+        }
+    }
+
+    /// As [`BaseSpec::random`] with orthonormal rows (Gram–Schmidt), as
+    /// export writes them: the base then falls along every direction.
+    pub fn orthonormal(seed: u64, d: usize, steps: usize) -> BaseSpec {
+        let mut b = BaseSpec::random(seed, d, steps);
+        for k in 0..d {
+            for j in 0..k {
+                let dot: f32 = (0..d).map(|i| b.basis[k * d + i] * b.basis[j * d + i]).sum();
+                for i in 0..d {
+                    b.basis[k * d + i] -= dot * b.basis[j * d + i];
+                }
+            }
+            let norm = (0..d).map(|i| b.basis[k * d + i].powi(2)).sum::<f32>().sqrt();
+            (0..d).for_each(|i| b.basis[k * d + i] /= norm);
+        }
+        b
+    }
+
+    /// f64 reference of f = r / (1 + |r| / B) + base_t(x), x normalised.
+    pub fn reference(&self, r: f64, x: &[f64], t: usize) -> f64 {
+        let d = x.len();
+        let mut q = 0.0;
+        for k in 0..d {
+            let p: f64 = (0..d).map(|i| self.basis[k * d + i] as f64 * x[i]).sum();
+            q += p * p * self.inv_var[t * d + k] as f64;
+        }
+        let b = self.bound as f64;
+        r / (1.0 + r.abs() / b) - 0.5 * q
+    }
 }
 
 /// One tensor as it will be written.
@@ -141,7 +193,7 @@ impl Spec {
         let s = |k: &str, v: String| (k.to_string(), v);
         vec![
             s("format", "ddaebm-model".into()),
-            s("format_version", "1".into()),
+            s("format_version", if self.base.is_some() { "2" } else { "1" }.into()),
             s("data_dim", self.d.to_string()),
             s("nz", self.nz.to_string()),
             s("steps", self.steps.to_string()),
@@ -161,6 +213,11 @@ impl Spec {
             f32_tensor("norm.inv_std", &[self.d], &self.inv_std),
             f32_tensor("norm.std", &[self.d], &self.std),
         ];
+        if let Some(b) = &self.base {
+            t.push(f32_tensor("base.basis", &[self.d, self.d], &b.basis));
+            t.push(f32_tensor("base.inv_var", &[self.steps, self.d], &b.inv_var));
+            t.push(f32_tensor("base.bound", &[1], &[b.bound]));
+        }
         for (net, layers) in [("energy", &self.energy), ("generator", &self.generator)] {
             for (i, l) in layers.iter().enumerate() {
                 let (data, scale) = match wt {
@@ -285,6 +342,7 @@ pub fn random_spec_dims(seed: u64, d: usize, nz: usize, steps: usize, widths: &[
         std,
         energy,
         generator,
+        base: None,
     }
 }
 
