@@ -112,12 +112,15 @@ impl Model<'_> {
     /// Runs the energy network on the normalised input in `a[..D]`, plus
     /// the base measure when the file has one ([`crate::base`]).
     fn energy_from_buffers(&self, t: usize, a: &mut [f32], b: &mut [f32]) -> Result<f32, Error> {
-        let base = self.base.map(|base| (base, base.log_density(a, t)));
+        let log_density = match &self.base {
+            Some(base) => base.log_density(a, t),
+            None => 0.0,
+        };
         let out = self.energy_net.forward(t, a, b)?;
-        let f = match (out.first(), base) {
-            (Some(&r), Some((base, log_density))) => base.combine(r, log_density),
-            (Some(&r), None) => r,
-            (None, _) => f32::NAN,
+        let r = out.first().copied().unwrap_or(f32::NAN);
+        let f = match &self.base {
+            Some(base) => base.combine(r, log_density),
+            None => r,
         };
         if f.is_finite() {
             Ok(f)

@@ -298,6 +298,22 @@ fn vector<'a>(header: &Header<'a>, name: TensorName, len: usize) -> Result<&'a [
     Ok(t.bytes)
 }
 
+/// Loads a required F32 `[rows, cols]` tensor, all finite.
+#[inline(never)]
+fn matrix<'a>(header: &Header<'a>, name: TensorName, rows: usize, cols: usize) -> Result<&'a [u8], Error> {
+    let t = header.tensor(name)?.ok_or(Error::MissingTensor(name))?;
+    if t.dtype != Dtype::F32 {
+        return Err(Error::WrongDtype(name));
+    }
+    if !has_shape(&t, 2, [rows, cols]) {
+        return Err(Error::ShapeMismatch(name));
+    }
+    if !t.bytes.chunks_exact(4).map(f32_le).all(f32::is_finite) {
+        return Err(Error::NonFiniteParameter(name));
+    }
+    Ok(t.bytes)
+}
+
 /// Loads the optional calibration: both tensors or neither.
 fn calibration<'a>(header: &Header<'a>) -> Result<Option<Calibration<'a>>, Error> {
     let (q, th) = (TensorName::CalibrationQuantiles, TensorName::CalibrationThreshold);
@@ -328,39 +344,20 @@ fn calibration<'a>(header: &Header<'a>) -> Result<Option<Calibration<'a>>, Error
 /// Loads the optional base measure: all three tensors or none (format
 /// version 2 only).
 fn base<'a>(header: &Header<'a>, version: u64, dim: usize, steps: usize) -> Result<Option<Base<'a>>, Error> {
-    let names = [TensorName::BaseBasis, TensorName::BaseInvVar, TensorName::BaseBound];
-    match names.map(|n| header.has(n)) {
-        [false, false, false] => return Ok(None),
-        [true, true, true] if version >= 2 => {}
-        [true, true, true] => return Err(Error::UnexpectedTensor(TensorName::BaseBasis)),
-        present => {
-            let missing = names.iter().zip(present).find(|(_, p)| !p).map_or(names[0], |(n, _)| *n);
-            return Err(Error::MissingTensor(missing));
-        }
+    if !header.has(TensorName::BaseBasis) {
+        return match [TensorName::BaseInvVar, TensorName::BaseBound].into_iter().any(|n| header.has(n)) {
+            true => Err(Error::MissingTensor(TensorName::BaseBasis)),
+            false => Ok(None),
+        };
     }
-    let t = header.tensor(TensorName::BaseBasis)?.ok_or(Error::MissingTensor(TensorName::BaseBasis))?;
-    if t.dtype != Dtype::F32 {
-        return Err(Error::WrongDtype(TensorName::BaseBasis));
+    if version < 2 {
+        return Err(Error::UnexpectedTensor(TensorName::BaseBasis));
     }
-    if !has_shape(&t, 2, [dim, dim]) {
-        return Err(Error::ShapeMismatch(TensorName::BaseBasis));
-    }
-    if !t.bytes.chunks_exact(4).map(f32_le).all(f32::is_finite) {
-        return Err(Error::NonFiniteParameter(TensorName::BaseBasis));
-    }
-    let basis = t.bytes;
-    let t = header.tensor(TensorName::BaseInvVar)?.ok_or(Error::MissingTensor(TensorName::BaseInvVar))?;
-    if t.dtype != Dtype::F32 {
-        return Err(Error::WrongDtype(TensorName::BaseInvVar));
-    }
-    if !has_shape(&t, 2, [steps, dim]) {
-        return Err(Error::ShapeMismatch(TensorName::BaseInvVar));
-    }
-    // NaN fails `>= 0`, +inf fails `is_finite`.
-    if !t.bytes.chunks_exact(4).map(f32_le).all(|w| w >= 0.0 && w.is_finite()) {
+    let basis = matrix(header, TensorName::BaseBasis, dim, dim)?;
+    let inv_var = matrix(header, TensorName::BaseInvVar, steps, dim)?;
+    if inv_var.chunks_exact(4).map(f32_le).any(|w| w < 0.0) {
         return Err(Error::InvalidParameter(TensorName::BaseInvVar));
     }
-    let inv_var = t.bytes;
     let bound = f32_le(vector(header, TensorName::BaseBound, 1)?);
     if bound <= 0.0 {
         return Err(Error::InvalidParameter(TensorName::BaseBound));
