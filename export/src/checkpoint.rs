@@ -173,6 +173,11 @@ pub struct CheckpointMeta {
     /// the tensors [`BASE_BASIS`] and [`BASE_VARIANCE`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub energy_base: Option<BaseMeta>,
+    /// What the model reads: column names in order, the window, the
+    /// columns dropped at training ([`crate::contract`]); `export` copies it
+    /// into the model file. Absent in checkpoints written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<crate::contract::InputContract>,
 }
 
 /// Checkpoint tensor `[D, D]`: row k is the base's eigenvector v_k.

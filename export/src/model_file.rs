@@ -8,6 +8,7 @@ use safetensors::Dtype;
 
 use crate::calibrate::Calibration;
 use crate::checkpoint::{f32_le_bytes, Checkpoint, ScheduleKind};
+use crate::contract::InputContract;
 use crate::fold::{fold_net, FoldError, Layer};
 use ddaebm_runtime::ScoreKind;
 
@@ -97,6 +98,8 @@ pub struct DeployModel {
     pub draws: usize,
     /// The energy's Gaussian base measure, if the checkpoint has one.
     pub base: Option<DeployBase>,
+    /// What the model reads (column names, window), if the checkpoint says.
+    pub input: Option<InputContract>,
 }
 
 /// The energy's base measure as the model file stores it
@@ -163,10 +166,13 @@ impl DeployModel {
                 basis: b.basis,
                 bound: b.residual_bound,
             }),
+            input: m.input.clone(),
         })
     }
 
-    /// Serialises to model-file bytes with weights in `precision`.
+    /// Serialises to model-file bytes with weights in `precision`: the
+    /// metadata states the input contract (when known) and the CRC-32 of
+    /// the data section (`crc32`, decimal), which the runtime checks at load.
     pub fn to_bytes(&self, precision: Precision) -> Vec<u8> {
         let f32s = |v: &[f64]| f32_le_bytes(&v.iter().map(|&x| x as f32).collect::<Vec<f32>>());
         // (name, dtype, shape, bytes)
@@ -247,17 +253,36 @@ impl DeployModel {
             meta.insert("calibration_rows".into(), c.rows.to_string());
             meta.insert("threshold_level".into(), c.level.to_string());
         }
+        if let Some(c) = &self.input {
+            meta.extend(c.to_metadata());
+        }
         for (k, v) in &self.info {
             meta.entry(k.clone()).or_insert_with(|| v.clone());
         }
-        let views: Vec<(String, TensorView<'_>)> = entries
-            .iter()
-            .map(|(name, dtype, shape, bytes)| {
-                (name.clone(), TensorView::new(*dtype, shape.clone(), bytes).expect("shape matches bytes"))
-            })
-            .collect();
-        safetensors::serialize(views, Some(meta)).expect("valid tensors serialise")
+        let serialise = |meta: HashMap<String, String>| {
+            let views: Vec<(String, TensorView<'_>)> = entries
+                .iter()
+                .map(|(name, dtype, shape, bytes)| {
+                    (name.clone(), TensorView::new(*dtype, shape.clone(), bytes).expect("shape matches bytes"))
+                })
+                .collect();
+            safetensors::serialize(views, Some(meta)).expect("valid tensors serialise")
+        };
+        // The data section does not depend on the metadata: serialise once
+        // for it, then again with its checksum in the header.
+        let draft = serialise(meta.clone());
+        let crc = ddaebm_runtime::crc32(data_section(&draft));
+        meta.insert("crc32".into(), crc.to_string());
+        let bytes = serialise(meta);
+        assert_eq!(data_section(&bytes), data_section(&draft), "the metadata moved the data section");
+        bytes
     }
+}
+
+/// The bytes after a safetensors file's header (what `crc32` covers).
+pub fn data_section(bytes: &[u8]) -> &[u8] {
+    let n = bytes.get(..8).map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize);
+    bytes.get(8 + n..).unwrap_or(&[])
 }
 
 #[cfg(test)]
@@ -306,7 +331,38 @@ mod tests {
             score: ScoreKind::Energy,
             base: None,
             draws: 8,
+            input: None,
         }
+    }
+
+    /// Every file carries the CRC-32 of its data section, which the runtime
+    /// checks; the input contract reaches the runtime's accessors.
+    #[test]
+    fn files_carry_their_checksum_and_input_contract() {
+        let mut m = model();
+        let bytes = m.to_bytes(Precision::F16);
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        let meta = header.metadata().clone().unwrap();
+        assert_eq!(meta["crc32"], ddaebm_runtime::crc32(data_section(&bytes)).to_string());
+        assert!(!meta.contains_key("columns"));
+        let mut bad = bytes.clone();
+        *bad.last_mut().unwrap() ^= 0x80;
+        assert!(matches!(Model::from_bytes(&bad), Err(ddaebm_runtime::Error::ChecksumMismatch { .. })));
+
+        m.input = Some(InputContract {
+            columns: vec!["speed".into(), "temp, °C".into()],
+            window: 1,
+            window_stride: 1,
+            dropped_columns: vec!["id".into()],
+            label_column: Some("label".into()),
+        });
+        let bytes = m.to_bytes(Precision::F32);
+        let model = Model::from_bytes(&bytes).unwrap();
+        assert_eq!(model.window(), Some((1, 1, 2)));
+        assert_eq!((model.column_name(0), model.column_name(1)), (Some("speed"), Some("temp%2C °C")));
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        let meta = header.metadata().clone().unwrap();
+        assert_eq!(InputContract::from_metadata(&meta, 2).unwrap(), m.input);
     }
 
     #[test]

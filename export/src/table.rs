@@ -14,7 +14,9 @@
 //! data row, 1-based. Columns are called `col0`, `col1`, …
 //!
 //! Every loaded table is checked by [`validate`]: no NaN or infinite value,
-//! at least [`MIN_ROWS`] rows and two per column, no constant column.
+//! at least [`MIN_ROWS`] rows, no constant column. Fewer than
+//! [`ROWS_PER_COLUMN`] rows per column is allowed ([`small_data`] says so,
+//! for a warning). [`choose_columns`] picks the columns a model trains on.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -23,8 +25,19 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// The fewest rows [`validate`] accepts (and at least 2 × columns).
+/// The fewest rows [`validate`] accepts.
 pub const MIN_ROWS: usize = 10;
+
+/// Training rows per column below which [`small_data`] is true: fewer
+/// rows than 2 × columns train, with a warning (docs/small-data.md
+/// measures what it costs).
+pub const ROWS_PER_COLUMN: usize = 2;
+
+/// Whether `rows` training rows of `dim` values are "small data": fewer
+/// than [`ROWS_PER_COLUMN`] × `dim`.
+pub fn small_data(rows: usize, dim: usize) -> bool {
+    rows < ROWS_PER_COLUMN * dim
+}
 
 /// A numeric table, row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,18 +178,8 @@ pub enum DataError {
         /// Rows found.
         rows: usize,
     },
-    /// Fewer than two rows per column.
-    #[error("{}: has {rows} rows for {dim} columns; at least 2 × {dim} = {} are needed; add rows or drop columns", .file.display(), 2 * .dim)]
-    TooFewRowsForColumns {
-        /// The file.
-        file: PathBuf,
-        /// Rows found.
-        rows: usize,
-        /// Columns.
-        dim: usize,
-    },
     /// A column holding a single value.
-    #[error("{}: column {col} (`{name}`) is constant (= {value}); drop it, it carries no information and cannot be standardised", .file.display())]
+    #[error("{}: column {col} (`{name}`) is constant (= {value}): it carries no information and cannot be standardised; leave it out with `--drop-columns {name}`, or every constant column with `--drop-constant`", .file.display())]
     Constant {
         /// The file.
         file: PathBuf,
@@ -228,6 +231,46 @@ pub enum DataError {
         expected: usize,
         /// Bytes present.
         found: usize,
+    },
+    /// A flag names a column the file does not have.
+    #[error("{}: {flag} names `{name}`, which is not a column of the file; its columns are {available}", .file.display())]
+    UnknownColumn {
+        /// The file.
+        file: PathBuf,
+        /// The flag (`--columns`, `--drop-columns`, `--label-column`).
+        flag: &'static str,
+        /// The name given.
+        name: String,
+        /// The file's columns, listed for the message.
+        available: String,
+    },
+    /// Two columns that the model would read have the same name.
+    #[error("{}: columns {first} and {second} are both called `{name}`; rename one (model files match columns by name), or leave one out with --columns", .file.display())]
+    DuplicateColumn {
+        /// The file.
+        file: PathBuf,
+        /// The name.
+        name: String,
+        /// Its first column, 1-based.
+        first: usize,
+        /// Its second column, 1-based.
+        second: usize,
+    },
+    /// The label column is also asked for as an input.
+    #[error("{}: `{name}` is the --label-column and cannot also be an input (--columns); leave it out of --columns", .file.display())]
+    LabelAsInput {
+        /// The file.
+        file: PathBuf,
+        /// The label column.
+        name: String,
+    },
+    /// Every column was left out.
+    #[error("{}: no column is left to train on ({why}); keep at least one", .file.display())]
+    NoColumnsLeft {
+        /// The file.
+        file: PathBuf,
+        /// What left them out.
+        why: String,
     },
     /// A series that makes too few windows to train on.
     #[error("{}: has {rows} rows, so --window {length} makes {rows} − {length} + 1 = {windows} windows of {values} values; at least {needed} windows are needed {why}; use a shorter --window or a longer series", .file.display())]
@@ -330,24 +373,155 @@ pub fn check_finite(table: &Table, file: &Path) -> Result<(), DataError> {
 }
 
 /// Checks a table for use as training data: every value finite, at least
-/// [`MIN_ROWS`] rows and 2 × `dim`, no constant column. `file` only names
-/// the source in the error. Rows are reported as [`Place::Row`].
+/// [`MIN_ROWS`] rows, no constant column. `file` only names the source in
+/// the error. Rows are reported as [`Place::Row`]. Fewer rows than
+/// [`ROWS_PER_COLUMN`] × columns is not an error ([`small_data`]).
 pub fn validate(table: &Table, file: &Path) -> Result<(), DataError> {
     check_finite(table, file)?;
     let file = || file.to_path_buf();
     if table.rows < MIN_ROWS {
         return Err(DataError::TooFewRows { file: file(), rows: table.rows });
     }
-    if table.rows < 2 * table.dim {
-        return Err(DataError::TooFewRowsForColumns { file: file(), rows: table.rows, dim: table.dim });
-    }
-    for c in 0..table.dim {
-        let first = table.data[c];
-        if (1..table.rows).all(|r| table.data[r * table.dim + c] == first) {
-            return Err(DataError::Constant { file: file(), col: c + 1, name: table.columns[c].clone(), value: first });
-        }
+    if let Some(c) = (0..table.dim).find(|&c| constant(table, c).is_some()) {
+        let value = table.data[c];
+        return Err(DataError::Constant { file: file(), col: c + 1, name: table.columns[c].clone(), value });
     }
     Ok(())
+}
+
+/// The value of column `c` when every row holds the same one.
+fn constant(table: &Table, c: usize) -> Option<f32> {
+    let first = *table.data.get(c)?;
+    (1..table.rows).all(|r| table.data[r * table.dim + c] == first).then_some(first)
+}
+
+/// Which columns of a training file a model reads (`trainer fit --columns`,
+/// `--drop-columns`, `--drop-constant`, `--label-column`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnChoice {
+    /// Only these columns, in this order (`None`: every column).
+    pub columns: Option<Vec<String>>,
+    /// Leave these out.
+    pub drop: Vec<String>,
+    /// Leave out every column that holds one value on every row.
+    pub drop_constant: bool,
+    /// A label column: in the file, never an input.
+    pub label: Option<String>,
+}
+
+/// The columns [`choose_columns`] left out, by reason (file order).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dropped {
+    /// Not among `--columns`.
+    pub unselected: Vec<String>,
+    /// Named by `--drop-columns`.
+    pub named: Vec<String>,
+    /// Constant on every row (`--drop-constant`), with the value.
+    pub constant: Vec<(String, f32)>,
+    /// The label column.
+    pub label: Option<String>,
+}
+
+impl Dropped {
+    /// Every input column left out (the label column not included).
+    pub fn inputs(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.unselected.iter().chain(&self.named).cloned().collect();
+        all.extend(self.constant.iter().map(|(n, _)| n.clone()));
+        all
+    }
+}
+
+/// The table of the columns `choice` keeps, in file order (or in the order
+/// of `--columns`), and what it left out. Errors name the file, the flag
+/// and the unknown name; two kept columns with one name are an error (model
+/// files match columns by name).
+pub fn choose_columns(table: &Table, choice: &ColumnChoice, file: &Path) -> Result<(Table, Dropped), DataError> {
+    let path = || file.to_path_buf();
+    let available = || {
+        let mut names = table.columns.iter().take(20).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+        if table.dim > 20 {
+            names += &format!(" and {} more", table.dim - 20);
+        }
+        if table.columns.iter().enumerate().all(|(k, n)| *n == format!("col{k}")) {
+            names += " (the file has no header, so its columns are called col0, col1, ...)";
+        }
+        names
+    };
+    let find = |flag: &'static str, name: &str| -> Result<usize, DataError> {
+        table.columns.iter().position(|n| n == name).ok_or_else(|| DataError::UnknownColumn {
+            file: path(),
+            flag,
+            name: name.to_string(),
+            available: available(),
+        })
+    };
+    let mut dropped = Dropped::default();
+    let label = match &choice.label {
+        Some(name) => {
+            find("--label-column", name)?;
+            dropped.label = Some(name.clone());
+            Some(name.as_str())
+        }
+        None => None,
+    };
+    let not_label = |k: &usize| Some(table.columns[*k].as_str()) != label;
+    let mut keep: Vec<usize> = match &choice.columns {
+        Some(names) => {
+            let mut keep = Vec::with_capacity(names.len());
+            for name in names {
+                if Some(name.as_str()) == label {
+                    return Err(DataError::LabelAsInput { file: path(), name: name.clone() });
+                }
+                let k = find("--columns", name)?;
+                if !keep.contains(&k) {
+                    keep.push(k);
+                }
+            }
+            dropped.unselected = (0..table.dim)
+                .filter(|k| !keep.contains(k) && not_label(k))
+                .map(|k| table.columns[k].clone())
+                .collect();
+            keep
+        }
+        None => (0..table.dim).filter(not_label).collect(),
+    };
+    for name in &choice.drop {
+        find("--drop-columns", name)?;
+        if let Some(at) = keep.iter().position(|&k| table.columns[k] == *name) {
+            keep.remove(at);
+            dropped.named.push(name.clone());
+        }
+    }
+    if choice.drop_constant {
+        keep.retain(|&k| match constant(table, k) {
+            Some(value) => {
+                dropped.constant.push((table.columns[k].clone(), value));
+                false
+            }
+            None => true,
+        });
+    }
+    if keep.is_empty() {
+        let why = match (&choice.columns, choice.drop.is_empty(), choice.drop_constant) {
+            (_, _, true) if !dropped.constant.is_empty() => "every remaining column is constant",
+            (_, false, _) => "--drop-columns names every column",
+            _ => "the label column is the only one",
+        };
+        return Err(DataError::NoColumnsLeft { file: path(), why: why.to_string() });
+    }
+    for (i, &k) in keep.iter().enumerate() {
+        if let Some(&j) = keep[..i].iter().find(|&&j| table.columns[j] == table.columns[k]) {
+            let (first, second) = (j.min(k) + 1, j.max(k) + 1);
+            return Err(DataError::DuplicateColumn { file: path(), name: table.columns[k].clone(), first, second });
+        }
+    }
+    let mut data = Vec::with_capacity(table.rows * keep.len());
+    for r in 0..table.rows {
+        let row = table.row(r);
+        data.extend(keep.iter().map(|&k| row[k]));
+    }
+    let columns = keep.iter().map(|&k| table.columns[k].clone()).collect();
+    Ok((Table { columns, rows: table.rows, dim: keep.len(), data }, dropped))
 }
 
 fn parse_csv(bytes: &[u8], path: &Path) -> Result<Table, DataError> {
@@ -782,17 +956,92 @@ mod tests {
     }
 
     #[test]
-    fn too_few_rows_says_which_rule() {
+    fn too_few_rows_is_an_error_and_few_rows_per_column_is_not() {
         let dir = tempfile::tempdir().unwrap();
         let m = msg(load(&write(&dir, "few.csv", good_csv(9).as_bytes())));
         assert!(m.contains("has 9 rows; at least 10 are needed"), "{m}");
+        // 12 rows of 8 columns: fewer than 2 per column, small data but fine.
         let mut s = (0..8).map(|k| format!("c{k}")).collect::<Vec<_>>().join(",") + "\n";
         for i in 0..12 {
-            s += &(0..8).map(|k| (i * k + i).to_string()).collect::<Vec<_>>().join(",");
+            s += &(0..8).map(|k| (i * k + i + (k == 0) as usize * i * i).to_string()).collect::<Vec<_>>().join(",");
             s += "\n";
         }
-        let m = msg(load(&write(&dir, "wide.csv", s.as_bytes())));
-        assert!(m.contains("has 12 rows for 8 columns; at least 2 × 8 = 16"), "{m}");
+        let t = load(&write(&dir, "wide.csv", s.as_bytes())).unwrap();
+        assert_eq!((t.rows, t.dim), (12, 8));
+        assert!(small_data(t.rows, t.dim) && !small_data(16, 8));
+    }
+
+    fn named(columns: &[&str], rows: Vec<Vec<f32>>) -> Table {
+        Table {
+            columns: columns.iter().map(|s| s.to_string()).collect(),
+            rows: rows.len(),
+            dim: columns.len(),
+            data: rows.concat(),
+        }
+    }
+
+    #[test]
+    fn choosing_columns() {
+        let p = Path::new("t.csv");
+        let mut rows =
+            vec![vec![1.0, 0.5, 7.0, 2.0, 0.0], vec![2.0, 0.7, 7.0, 3.0, 1.0], vec![3.0, 0.1, 7.0, 1.0, 0.0]];
+        rows.extend((4..13).map(|i| vec![i as f32, 0.1 * i as f32, 7.0, 1.0 - i as f32, (i % 2) as f32]));
+        let t = named(&["id", "a", "k", "b", "label"], rows);
+        let all = |c: ColumnChoice| choose_columns(&t, &c, p);
+        let choice = ColumnChoice {
+            drop: vec!["id".into()],
+            drop_constant: true,
+            label: Some("label".into()),
+            ..ColumnChoice::default()
+        };
+        let (u, d) = all(choice).unwrap();
+        assert_eq!(u.columns, ["a", "b"]);
+        assert_eq!(u.data[..6], [0.5, 2.0, 0.7, 3.0, 0.1, 1.0]);
+        assert_eq!(
+            (d.named.clone(), d.constant.clone(), d.label.clone()),
+            (vec!["id".into()], vec![("k".into(), 7.0)], Some("label".into()))
+        );
+        assert_eq!(d.inputs(), ["id", "k"]);
+        // --columns picks and orders.
+        let (u, d) = all(ColumnChoice { columns: Some(vec!["b".into(), "a".into()]), ..Default::default() }).unwrap();
+        assert_eq!((u.columns.clone(), u.row(0).to_vec()), (vec!["b".to_string(), "a".to_string()], vec![2.0, 0.5]));
+        assert_eq!(d.unselected, ["id", "k", "label"]);
+        // Nothing asked: everything kept (the constant column then fails validate).
+        let (u, _) = all(ColumnChoice::default()).unwrap();
+        assert_eq!(u, t);
+        let m = validate(&u, p).unwrap_err().to_string();
+        assert!(m.contains("column 3 (`k`) is constant (= 7)") && m.contains("`--drop-columns k`"), "{m}");
+        assert!(m.contains("`--drop-constant`"), "{m}");
+        // Errors.
+        let e = all(ColumnChoice { drop: vec!["nope".into()], ..Default::default() }).unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "t.csv: --drop-columns names `nope`, which is not a column of the file; its columns are `id`, `a`"
+            ),
+            "{e}"
+        );
+        let e = all(ColumnChoice { label: Some("y".into()), ..Default::default() }).unwrap_err().to_string();
+        assert!(e.contains("--label-column names `y`"), "{e}");
+        let e = all(ColumnChoice {
+            columns: Some(vec!["a".into(), "label".into()]),
+            label: Some("label".into()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`label` is the --label-column and cannot also be an input"), "{e}");
+        let e = all(ColumnChoice { columns: Some(vec!["k".into()]), drop_constant: true, ..Default::default() })
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no column is left to train on (every remaining column is constant)"), "{e}");
+        let dup = named(&["a", "b", "a"], vec![vec![1.0, 2.0, 3.0]]);
+        let e = choose_columns(&dup, &ColumnChoice::default(), p).unwrap_err().to_string();
+        assert!(e.contains("columns 1 and 3 are both called `a`"), "{e}");
+        let headerless = named(&["col0", "col1"], vec![vec![1.0, 2.0]]);
+        let e = choose_columns(&headerless, &ColumnChoice { drop: vec!["x".into()], ..Default::default() }, p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no header, so its columns are called col0, col1"), "{e}");
     }
 
     #[test]
@@ -801,9 +1050,7 @@ mod tests {
         let s: String = "x1,x2,x3\n".to_string() + &(0..12).map(|i| format!("{i},{},1.5\n", -i)).collect::<String>();
         let m = msg(load(&write(&dir, "k.csv", s.as_bytes())));
         assert!(
-            m.contains(
-                "column 3 (`x3`) is constant (= 1.5); drop it, it carries no information and cannot be standardised"
-            ),
+            m.contains("column 3 (`x3`) is constant (= 1.5): it carries no information and cannot be standardised"),
             "{m}"
         );
     }

@@ -13,12 +13,22 @@ biases, PReLU slopes, schedule and normalisation stay as export wrote them.
 Further exported files (e.g. `--bf16`, `--int8 --calibrate FILE`) become
 `tiny-{weight_dtype}[-reconstruction | -calibrated].safetensors`; int8 scales shrink with their
 rows, calibration tensors are kept as they are.
-Then a few hand-made malformed files are added.
+Shrinking changes the data section, so the `crc32` metadata (the CRC-32 of
+the bytes after the header, docs/model-format.md "Checksum") is recomputed
+for every written file that has one.
+Then a few hand-made malformed files are added, among them a copy of the f16
+seed with one flipped data byte (`crc-mismatch`).
+
+The committed corpus also keeps `v1-tiny-*.safetensors`: seeds of format
+version 1 (no base measure, no checksum, no input contract) written by an
+earlier release, so that old files stay covered; this script does not touch
+them.
 """
 import json
 import os
 import struct
 import sys
+import zlib
 
 WIDTH = 4
 
@@ -31,7 +41,11 @@ def read(path):
 
 
 def write(path, header, data):
-    js = json.dumps(header, separators=(",", ":")).encode()
+    meta = header.get("__metadata__", {})
+    if "crc32" in meta:
+        meta["crc32"] = str(zlib.crc32(data))
+    # ensure_ascii=False: the runtime reads no \u escapes (names may be UTF-8).
+    js = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
     js += b" " * (-(8 + len(js)) % 8)  # safetensors-style padding
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(js)) + js + data)
@@ -107,6 +121,8 @@ def main():
         # cut in the middle of the header / of the data buffer
         "truncated-header": valid[: len(valid) // 4],
         "truncated-data": valid[: len(valid) - 7],
+        # one flipped byte in the data buffer: the checksum must catch it
+        "crc-mismatch": valid[:-5] + bytes([valid[-5] ^ 0x40]) + valid[-4:],
         # header length far past the end, and u64::MAX
         "header-len-huge": hdr("<Q", 1 << 40) + valid[8:200],
         "header-len-max": b"\xff" * 8 + b"{}",

@@ -249,7 +249,10 @@ impl fmt::Display for TensorName {
 }
 
 /// Parses a non-empty string of ASCII decimal digits, saturating at
-/// `u64::MAX`; `None` if it is empty or contains anything else.
+/// `u64::MAX`; `None` if it is empty or contains anything else. Not
+/// inlined: one copy serves every metadata value (inlined at each call site
+/// it cost ~90 bytes of flash per copy on the Cortex-M4F).
+#[inline(never)]
 pub(crate) fn parse_decimal(s: &[u8]) -> Option<u64> {
     if s.is_empty() {
         return None;
@@ -297,6 +300,7 @@ pub(crate) struct Metadata<'a> {
     pub generator_layers: Option<&'a [u8]>,
     pub anomaly_score: Option<&'a [u8]>,
     pub reconstruction_draws: Option<&'a [u8]>,
+    pub crc32: Option<&'a [u8]>,
 }
 
 impl<'a> Metadata<'a> {
@@ -304,7 +308,7 @@ impl<'a> Metadata<'a> {
     fn slot(&mut self, key: &[u8]) -> Option<&mut Option<&'a [u8]>> {
         // A table and one comparison loop: a `match` on the byte strings
         // compiles to a long unrolled comparison chain (1 KB on the MCU).
-        const KEYS: [&[u8]; 10] = [
+        const KEYS: [&[u8]; 11] = [
             b"format",
             b"format_version",
             b"data_dim",
@@ -315,6 +319,7 @@ impl<'a> Metadata<'a> {
             b"generator_layers",
             b"anomaly_score",
             b"reconstruction_draws",
+            b"crc32",
         ];
         Some(match KEYS.iter().position(|k| *k == key)? {
             0 => &mut self.format,
@@ -326,7 +331,8 @@ impl<'a> Metadata<'a> {
             6 => &mut self.energy_layers,
             7 => &mut self.generator_layers,
             8 => &mut self.anomaly_score,
-            _ => &mut self.reconstruction_draws,
+            9 => &mut self.reconstruction_draws,
+            _ => &mut self.crc32,
         })
     }
 }
@@ -370,9 +376,9 @@ const N_SLOTS: usize = TensorName::FIXED.len() + 2 * MAX_LAYERS * LayerParam::CO
 /// The parsed header: where each used entry starts, plus the metadata.
 pub(crate) struct Header<'a> {
     /// The JSON header bytes.
-    json: &'a [u8],
+    pub json: &'a [u8],
     /// The data buffer, after the header.
-    data: &'a [u8],
+    pub data: &'a [u8],
     /// Whether `__metadata__` was present.
     pub has_metadata: bool,
     /// The metadata values the runtime reads.
@@ -520,6 +526,45 @@ impl<'a> Header<'a> {
             return Err(Error::TensorSizeMismatch(name));
         }
         Ok(Some(RawTensor { dtype, rank: shape.len, dims: shape.first, bytes }))
+    }
+}
+
+/// The value of the metadata key `key` in a header `json` that
+/// [`Header::parse`] accepted, found by scanning it again (the first
+/// occurrence; `None` when absent). For the keys the loader does not check
+/// (the input contract), so that loading and scoring do not pay for them:
+/// this code is linked only into firmware that asks for them.
+pub(crate) fn metadata_value<'a>(json: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let mut s = Scanner { buf: json, pos: 0 };
+    s.skip_ws();
+    s.expect(b'{').ok()?;
+    loop {
+        s.skip_ws();
+        let name = s.string().ok()?;
+        s.skip_ws();
+        s.expect(b':').ok()?;
+        s.skip_ws();
+        if name == b"__metadata__" {
+            s.expect(b'{').ok()?;
+            loop {
+                s.skip_ws();
+                let k = s.string().ok()?;
+                s.skip_ws();
+                s.expect(b':').ok()?;
+                s.skip_ws();
+                let v = s.string().ok()?;
+                if k == key {
+                    return Some(v);
+                }
+                if !s.list_continues(b'}').ok()? {
+                    return None;
+                }
+            }
+        }
+        s.entry().ok()?;
+        if !s.list_continues(b'}').ok()? {
+            return None;
+        }
     }
 }
 

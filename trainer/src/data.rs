@@ -186,12 +186,16 @@ fn too_few_windows(
     use crate::userdata::DataError;
     let (needed, why) = match e {
         DataError::TooFewRows { .. } => (crate::userdata::MIN_ROWS, "to train"),
-        DataError::TooFewRowsForColumns { dim, .. } => (2 * dim, "for windows that wide, two per value"),
         other => return other,
     };
     let windows = rows + 1 - length;
     let values = length * cols;
     DataError::TooFewWindows { file: path.to_path_buf(), rows, length, windows, values, needed, why }
+}
+
+/// `1 column`, `5 columns`.
+fn count(n: usize) -> String {
+    format!("{n} column{}", if n == 1 { "" } else { "s" })
 }
 
 /// Where training batches come from: a built-in set, or the user's table
@@ -221,21 +225,30 @@ pub struct TableSource {
     pub file_shape: (usize, usize),
     /// The window length, when the rows were cut into windows.
     pub window: Option<usize>,
+    /// The columns of one row the model reads, in order.
+    pub columns: Vec<String>,
+    /// The file's columns left out, by reason.
+    pub dropped: crate::userdata::Dropped,
 }
 
 impl Source {
-    /// Loads the user's file (`.csv` / `.npy`), optionally windows a series
-    /// into overlapping windows of `window` rows, splits off `holdout` of
-    /// the rows (seeded) and standardises with the training rows' statistics.
+    /// Loads the user's file (`.csv` / `.npy`), keeps the columns `choice`
+    /// names, optionally windows a series into overlapping windows of
+    /// `window` rows, splits off `holdout` of the rows (seeded) and
+    /// standardises with the training rows' statistics.
     pub fn from_file(
         path: &std::path::Path,
+        choice: &crate::userdata::ColumnChoice,
         window: Option<usize>,
         holdout: f64,
         seed: u64,
     ) -> Result<Source, crate::userdata::DataError> {
         use crate::userdata;
-        let mut table = userdata::load(path)?;
-        let file_shape = (table.rows, table.dim);
+        let file = userdata::read(path)?;
+        let file_shape = (file.rows, file.dim);
+        let (mut table, dropped) = userdata::choose_columns(&file, choice, path)?;
+        userdata::validate(&table, path)?;
+        let columns = table.columns.clone();
         if let Some(len) = window {
             table = userdata::windows_of(&table, len, 1, path)?;
             userdata::validate(&table, path).map_err(|e| too_few_windows(e, file_shape, len, path))?;
@@ -254,7 +267,75 @@ impl Source {
             standardiser,
             file_shape,
             window,
+            columns,
+            dropped,
         }))
+    }
+
+    /// Lines to print before training: the columns left out (one line per
+    /// reason, naming them) and, for small data, a warning with the
+    /// numbers and what to expect.
+    pub fn notes(&self) -> Vec<String> {
+        let Source::Table(t) = self else { return Vec::new() };
+        let names = |v: &[String]| v.join(", ");
+        let mut lines = Vec::new();
+        let d = &t.dropped;
+        if let Some(label) = &d.label {
+            lines.push(format!("label column `{label}` is not trained on (--label-column)"));
+        }
+        if !d.unselected.is_empty() {
+            lines.push(format!(
+                "left out {} not named by --columns: {}",
+                count(d.unselected.len()),
+                names(&d.unselected)
+            ));
+        }
+        if !d.named.is_empty() {
+            lines.push(format!("dropped {} (--drop-columns): {}", count(d.named.len()), names(&d.named)));
+        }
+        if !d.constant.is_empty() {
+            let constant: Vec<String> = d.constant.iter().map(|(n, v)| format!("{n} (= {v})")).collect();
+            lines.push(format!(
+                "dropped {} constant on every row (--drop-constant): {}",
+                count(constant.len()),
+                names(&constant)
+            ));
+        }
+        let train = t.train.len() / t.dim;
+        if crate::userdata::small_data(train, t.dim) {
+            let unit = if t.window.is_some() { "windows" } else { "rows" };
+            lines.push(format!(
+                "warning: small data: {train} training {unit} for {} values per {}, fewer than {} x {} = {}. \
+                 Training goes ahead; expect the energy score to rank readings about as the Mahalanobis distance \
+                 of their (Ledoit-Wolf) covariance does and little better, the networks having few rows to learn \
+                 from, and a calibrated threshold that flags more normal readings than its level says: calibrate on \
+                 as many held-out normal rows as you can spare and check the false-alarm rate (measured in \
+                 docs/small-data.md)",
+                t.dim,
+                if t.window.is_some() { "window" } else { "row" },
+                crate::userdata::ROWS_PER_COLUMN,
+                t.dim,
+                crate::userdata::ROWS_PER_COLUMN * t.dim,
+            ));
+        }
+        lines
+    }
+
+    /// What the model reads: the columns in order, the window and the
+    /// columns left out (stored in the checkpoint, then the model file).
+    pub fn input_contract(&self) -> ddaebm_export::contract::InputContract {
+        use ddaebm_export::contract::InputContract;
+        match self {
+            // As `trainer data` writes them.
+            Source::Toy(_) => InputContract::rows(vec!["x".into(), "y".into()]),
+            Source::Table(t) => InputContract {
+                columns: t.columns.clone(),
+                window: t.window.unwrap_or(1),
+                window_stride: 1,
+                dropped_columns: t.dropped.inputs(),
+                label_column: t.dropped.label.clone(),
+            },
+        }
     }
 
     /// One line saying what the run trains on: the file's rows × columns,
@@ -271,7 +352,11 @@ impl Source {
                     None => String::new(),
                 };
                 let unit = if t.window.is_some() { "windows" } else { "rows" };
-                format!("{file}: {rows} rows x {cols} columns{windows} (holdout {held}, training on {train} {unit})")
+                let used =
+                    if t.columns.len() == cols { String::new() } else { format!(", using {}", count(t.columns.len())) };
+                format!(
+                    "{file}: {rows} rows x {cols} columns{used}{windows} (holdout {held}, training on {train} {unit})"
+                )
             }
         }
     }
@@ -492,21 +577,114 @@ mod tests {
             text += &format!("{},{}\n", (i as f32 * 0.1).sin(), (i as f32 * 0.37).cos());
         }
         std::fs::write(&p, text).unwrap();
-        let e = Source::from_file(&p, Some(295), 0.0, 0).unwrap_err().to_string();
+        let all = crate::userdata::ColumnChoice::default();
+        let e = Source::from_file(&p, &all, Some(295), 0.0, 0).unwrap_err().to_string();
         assert!(e.contains("has 300 rows") && e.contains("--window 295 makes 300 − 295 + 1 = 6 windows"), "{e}");
         assert!(e.contains("at least 10 windows are needed") && e.contains("shorter --window"), "{e}");
-        // Enough windows, but fewer than two per value of a window (100 × 2).
-        let e = Source::from_file(&p, Some(100), 0.0, 0).unwrap_err().to_string();
-        assert!(e.contains("makes 300 − 100 + 1 = 201 windows of 200 values") && e.contains("at least 400"), "{e}");
+        // Enough windows, but fewer than two per value of a window (100 × 2):
+        // small data, a warning.
+        let s = Source::from_file(&p, &all, Some(100), 0.0, 0).unwrap();
+        let notes = s.notes();
+        assert!(
+            notes.iter().any(|n| n.starts_with(
+                "warning: small data: 201 training windows for 200 values per window, fewer than 2 x 200 = 400"
+            )),
+            "{notes:?}"
+        );
         // A window that fits, and the summary line of what is trained on.
-        let s = Source::from_file(&p, Some(5), 0.2, 0).unwrap();
+        let s = Source::from_file(&p, &all, Some(5), 0.2, 0).unwrap();
+        assert!(s.notes().is_empty(), "{:?}", s.notes());
         let line = s.summary();
         assert!(
             line.starts_with("series.csv: 300 rows x 2 columns -> 296 windows of 5 rows (10 values each)"),
             "{line}"
         );
         assert!(line.contains("holdout 59, training on 237 windows"), "{line}");
-        let line = Source::from_file(&p, None, 0.0, 0).unwrap().summary();
+        let line = Source::from_file(&p, &all, None, 0.0, 0).unwrap().summary();
         assert_eq!(line, "series.csv: 300 rows x 2 columns (holdout 0, training on 300 rows)");
+    }
+
+    /// A file with an id, a constant and a label column: --drop-constant,
+    /// --drop-columns and --label-column leave them out, name them, and the
+    /// contract records what the model reads.
+    #[test]
+    fn columns_are_chosen_and_what_was_dropped_is_named() {
+        use crate::userdata::ColumnChoice;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plant.csv");
+        let mut text = String::from("id,temp,site,flow,label\n");
+        for i in 0..40 {
+            text += &format!("{i},{},3,{},{}\n", (i as f32 * 0.3).sin(), (i as f32 * 0.7).cos(), i % 2);
+        }
+        std::fs::write(&p, text).unwrap();
+        let e = Source::from_file(&p, &ColumnChoice::default(), None, 0.0, 0).unwrap_err().to_string();
+        assert!(e.contains("column 3 (`site`) is constant (= 3)") && e.contains("--drop-constant"), "{e}");
+        let choice = ColumnChoice {
+            drop: vec!["id".into()],
+            drop_constant: true,
+            label: Some("label".into()),
+            ..ColumnChoice::default()
+        };
+        let s = Source::from_file(&p, &choice, None, 0.0, 0).unwrap();
+        assert_eq!(s.dim(), 2);
+        assert_eq!(s.summary(), "plant.csv: 40 rows x 5 columns, using 2 columns (holdout 0, training on 40 rows)");
+        let notes = s.notes();
+        assert_eq!(
+            notes,
+            [
+                "label column `label` is not trained on (--label-column)",
+                "dropped 1 column (--drop-columns): id",
+                "dropped 1 column constant on every row (--drop-constant): site (= 3)",
+            ]
+        );
+        let c = s.input_contract();
+        assert_eq!(
+            (c.columns.clone(), c.window, c.window_stride),
+            (vec!["temp".to_string(), "flow".to_string()], 1, 1)
+        );
+        assert_eq!(
+            (c.dropped_columns, c.label_column),
+            (vec!["id".to_string(), "site".to_string()], Some("label".into()))
+        );
+        // Windows of 3 rows: the contract keeps the row's columns.
+        let s = Source::from_file(&p, &choice, Some(3), 0.0, 0).unwrap();
+        let c = s.input_contract();
+        assert_eq!((s.dim(), c.columns.len(), c.window), (6, 2, 3));
+    }
+
+    /// Fewer training rows than 2 × columns train, with a warning that
+    /// gives the numbers; fewer than 10 rows is still refused.
+    #[test]
+    fn small_data_is_a_warning_not_an_error() {
+        use crate::userdata::ColumnChoice;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("wide.csv");
+        let cols = 64;
+        let mut text = (0..cols).map(|c| format!("px{c}")).collect::<Vec<_>>().join(",") + "\n";
+        for r in 0..40 {
+            text += &(0..cols)
+                .map(|c| format!("{}", ((r * 7 + c * 3) % 17) as f32 + 0.01 * c as f32))
+                .collect::<Vec<_>>()
+                .join(",");
+            text += "\n";
+        }
+        std::fs::write(&p, &text).unwrap();
+        let s = Source::from_file(&p, &ColumnChoice::default(), None, 0.0, 0).unwrap();
+        let notes = s.notes();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0]
+                .starts_with("warning: small data: 40 training rows for 64 values per row, fewer than 2 x 64 = 128"),
+            "{}",
+            notes[0]
+        );
+        assert!(notes[0].contains("Training goes ahead"), "{}", notes[0]);
+        // With a holdout the training rows count.
+        let s = Source::from_file(&p, &ColumnChoice::default(), None, 0.25, 0).unwrap();
+        assert!(s.notes()[0].contains(": 30 training rows for 64 values"), "{:?}", s.notes());
+        let few: String = text.lines().take(10).collect::<Vec<_>>().join("\n");
+        std::fs::write(&p, few).unwrap();
+        let e = Source::from_file(&p, &ColumnChoice::default(), None, 0.0, 0).unwrap_err().to_string();
+        assert!(e.contains("has 9 rows; at least 10 are needed"), "{e}");
     }
 }
