@@ -7,6 +7,8 @@
 #   baseline  vector table, cortex-m-rt start-up, spin-loop panic handler
 #   score     + Model::from_bytes + anomaly_score (what an anomaly-scoring app links)
 #   full      + is_anomaly, verdict, tail_probability, sample
+#   stream    from_bytes + WindowScorer::push_score + FieldCalibration (observe,
+#             is_anomaly): a streaming app (scores through the window scorer)
 # No model bytes are in any image (the file comes through black_box); the
 # difference is runtime code + its constants + the compiler builtins it pulls
 # in (memcpy / memset, soft helpers). RAM is not measured here (see
@@ -23,7 +25,7 @@ image() {
 echo "| build | flash image (bytes) | runtime (bytes) |"
 echo "|---|---:|---:|"
 base=
-for f in "" score full; do
+for f in "" score full stream; do
   cargo build --release --locked -q ${f:+--features "$f"}
   n=$(image)
   [ -n "$base" ] || base=$n

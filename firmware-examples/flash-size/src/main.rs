@@ -28,6 +28,8 @@ fn main() -> ! {
         #[allow(static_mut_refs, unsafe_code)]
         let scratch = unsafe { &mut SCRATCH };
         if let Ok(model) = ddaebm_runtime::Model::from_bytes(bytes) {
+            // A streaming app scores through the window scorer only.
+            #[cfg(not(feature = "stream"))]
             black_box(model.anomaly_score(&x, scratch).ok());
             #[cfg(feature = "full")]
             {
@@ -39,6 +41,21 @@ fn main() -> ! {
                 let mut out = [0.0f32; 2];
                 black_box(model.sample(&mut rng, &mut out, scratch).ok());
                 black_box(out);
+            }
+            #[cfg(feature = "stream")]
+            {
+                use ddaebm_runtime::{FieldCalibration, WindowScorer, WindowShape};
+                let shape = WindowShape::new(black_box(1), black_box(1), 2);
+                if let Ok(mut window) = WindowScorer::<64>::new(&model, shape) {
+                    if let Ok(mut field) = FieldCalibration::new(black_box(0.99), black_box(1000)) {
+                        for _ in 0..black_box(2) {
+                            if let Ok(Some(score)) = window.push_score(&model, &x, scratch) {
+                                black_box(field.observe(score).ok());
+                                black_box(field.is_anomaly(&model, score).ok());
+                            }
+                        }
+                    }
+                }
             }
         }
     }
