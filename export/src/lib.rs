@@ -5,6 +5,7 @@
 //! - [`cli`]: the `export` command line (export, `inspect`, `score`).
 //! - [`base`]: the energy's Gaussian base measure (fit, eigenpairs, bound).
 //! - [`checkpoint`]: the checkpoint schema (shared with the trainer).
+//! - [`contract`]: the input contract (column names, window) and matching data files to it.
 //! - [`fold`]: constant folding of the time branch and BatchNorm, in f64.
 //! - [`model_file`]: the model file writer (f32 / f16 / bf16 / int8 weights).
 //! - [`table`]: the user's CSV / `.npy` data, checked, standardised, windowed.
@@ -18,6 +19,7 @@ pub mod base;
 pub mod calibrate;
 pub mod checkpoint;
 pub mod cli;
+pub mod contract;
 pub mod detection;
 pub mod fold;
 pub mod model_file;

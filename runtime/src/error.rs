@@ -63,6 +63,15 @@ pub enum Error {
         /// The version found in the file (saturated to `u32::MAX`).
         found: u32,
     },
+    /// The CRC-32 of the data section (every byte after the header) differs
+    /// from the file's `crc32` metadata: the weights are corrupt or the file
+    /// is truncated (flash wear, an interrupted copy or update).
+    ChecksumMismatch {
+        /// The CRC-32 stored in the header.
+        expected: u32,
+        /// The CRC-32 of the data section as found.
+        found: u32,
+    },
     /// A required `__metadata__` key is missing.
     MissingMetadata(&'static str),
     /// A `__metadata__` value does not parse (e.g. not a decimal integer).
@@ -134,6 +143,64 @@ pub enum Error {
     /// [`Model::tail_probability`](crate::Model::tail_probability)) was asked
     /// of a model file without calibration.
     NotCalibrated,
+    /// A [`WindowShape`](crate::WindowShape) with a window length, stride
+    /// or channel count of 0.
+    InvalidWindowShape {
+        /// Samples per window.
+        window: usize,
+        /// Samples between scored windows.
+        stride: usize,
+        /// Values per sample.
+        channels: usize,
+    },
+    /// A window of `window` samples × `channels` values is not what the
+    /// model reads (its data dimension).
+    WindowMismatch {
+        /// Samples per window.
+        window: usize,
+        /// Values per sample.
+        channels: usize,
+        /// The model's data dimension D.
+        data_dim: usize,
+    },
+    /// A window (`window · channels` values) does not fit the
+    /// [`WindowScorer`](crate::WindowScorer)'s capacity.
+    WindowTooLarge {
+        /// Values per window.
+        values: usize,
+        /// The scorer's capacity in values.
+        capacity: usize,
+    },
+    /// A window was asked for before `window` samples were pushed.
+    WindowNotFull {
+        /// Samples pushed so far (saturated to `usize::MAX`).
+        samples: usize,
+        /// Samples per window.
+        window: usize,
+    },
+    /// The model file declares no window (no input contract), so the window
+    /// shape must be given explicitly.
+    NoWindowContract,
+    /// A field-calibration level outside (0, 1) (or NaN).
+    InvalidCalibrationLevel,
+    /// A field calibration over a number of windows the estimator cannot
+    /// take at this level.
+    FieldCalibrationWindows {
+        /// The number of windows asked for.
+        windows: u32,
+        /// The smallest number it takes.
+        minimum: u32,
+        /// The largest number it takes at this level.
+        maximum: u32,
+    },
+    /// A threshold was asked for while the field calibration is still
+    /// learning and the model file carries no calibrated threshold.
+    FieldCalibrationIncomplete {
+        /// Normal windows seen so far.
+        seen: u32,
+        /// Windows the calibration learns from.
+        needed: u32,
+    },
 }
 
 impl fmt::Display for Error {
@@ -175,6 +242,12 @@ impl fmt::Display for Error {
                 f,
                 "model format version {found} is not supported (this runtime reads versions 1 to {}): {REEXPORT}",
                 crate::FORMAT_VERSION
+            ),
+            Error::ChecksumMismatch { expected, found } => write!(
+                f,
+                "model file checksum mismatch: the header's CRC-32 is {expected:#010x} but the data section's is \
+                 {found:#010x}, so the file is corrupt or truncated (flash wear, an interrupted copy or update); \
+                 re-flash the model file, or re-export it with `export`"
             ),
             Error::MissingMetadata(key) => {
                 write!(f, "required metadata key `{key}` is missing: {REEXPORT}")
@@ -261,6 +334,53 @@ impl fmt::Display for Error {
                 f,
                 "the model file holds no anomaly calibration: export it with \
                  `export CHECKPOINT --calibrate HELDOUT_NORMAL.csv`, or use anomaly_score()"
+            ),
+            Error::InvalidWindowShape { window, stride, channels } => write!(
+                f,
+                "window shape of {window} samples, stride {stride}, {channels} channels: each must be at \
+                 least 1; pass the `--window` the model was trained with, a stride of 1 or more and the \
+                 training series' column count"
+            ),
+            Error::WindowMismatch { window, channels, data_dim } => write!(
+                f,
+                "a window of {window} samples x {channels} channels is {} values but the model reads \
+                 {data_dim}; pass the `trainer fit --window` the model was trained with and the training \
+                 series' column count (window x channels = data_dim)",
+                window.saturating_mul(channels)
+            ),
+            Error::WindowTooLarge { values, capacity } => write!(
+                f,
+                "a window of {values} values does not fit the window scorer's capacity of {capacity}; \
+                 declare the scorer with a capacity of at least {values} (WindowScorer::<{values}>)"
+            ),
+            Error::WindowNotFull { samples, window } => write!(
+                f,
+                "only {samples} of the window's {window} samples are in; push {} more before scoring \
+                 (push() returns true when a window is due)",
+                window.saturating_sub(samples)
+            ),
+            Error::NoWindowContract => write!(
+                f,
+                "the model file declares no window (no `window` / `window_stride` / `channels` metadata): \
+                 pass the window shape explicitly (WindowShape::new), or re-export the model with the \
+                 `export` tool of this release"
+            ),
+            Error::InvalidCalibrationLevel => write!(
+                f,
+                "field-calibration level must be strictly between 0 and 1 (e.g. 0.99: about 1 % of \
+                 normal windows are flagged)"
+            ),
+            Error::FieldCalibrationWindows { windows, minimum, maximum } => write!(
+                f,
+                "field calibration over {windows} windows is not possible at this level: give between \
+                 {minimum} and {maximum} windows, or a level closer to 1"
+            ),
+            Error::FieldCalibrationIncomplete { seen, needed } => write!(
+                f,
+                "field calibration has seen {seen} of its {needed} normal windows and the model file has \
+                 no calibrated threshold; feed {} more windows, or export the model with \
+                 `--calibrate HELDOUT_NORMAL.csv` for a default threshold",
+                needed.saturating_sub(seen)
             ),
         }
     }

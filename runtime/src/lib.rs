@@ -8,8 +8,16 @@
 //! * energy scoring: [`Model::energy`] f(x, t) and [`Model::anomaly_score`]
 //!   (−f(x, 0), or the generator's denoising reconstruction error
 //!   [`Model::reconstruction_score`] when the file declares it), in raw data units;
+//! * the file's input contract, for firmware that assembles readings:
+//!   [`Model::window`] (window length, stride, columns per row) and
+//!   [`Model::column_name`];
 //! * calibrated decisions (files written with `export --calibrate`):
 //!   [`Model::is_anomaly`], [`Model::verdict`], [`Model::tail_probability`];
+//! * streaming windows: [`WindowScorer`] fed one multichannel sample at a
+//!   time, scoring every `stride` samples the windows `trainer fit --window`
+//!   trains on (bit for bit `export score --window`), and
+//!   [`FieldCalibration`], which learns the alarm threshold on the device
+//!   from its first windows of normal operation;
 //! * the few-step diffusion sampler: [`Model::sample`] (raw units out),
 //!   [`Model::denoise_step`] and [`Model::generate`] (normalised units).
 //!
@@ -93,7 +101,11 @@
 //! * `batch`: [`Model::energy_batch`], bit-identical to [`Model::energy`];
 //! * `calibration`: [`Model::threshold`], [`Model::is_anomaly`], [`Verdict`];
 //! * `sampler`: [`Model::sample`], [`Model::denoise_step`], [`Model::generate`];
-//! * `rng`: [`Rng`], seeded xoshiro128++ with Marsaglia-polar normals.
+//! * [`stream`]: [`WindowScorer`] (a mirrored ring buffer), [`WindowShape`];
+//! * [`field_calibration`]: [`FieldCalibration`] and the fixed-memory
+//!   quantile estimators it is built from;
+//! * `rng`: [`Rng`], seeded xoshiro128++ with Marsaglia-polar normals;
+//! * `crc`: [`crc32`], the model file's checksum (checked at load).
 
 #![no_std]
 // `unsafe` only in `kernels` (the Cortex-M4F FPU / DSP inline-asm loops) and
@@ -104,21 +116,27 @@
 mod base;
 mod batch;
 mod calibration;
+mod crc;
 mod energy;
 pub mod error;
+pub mod field_calibration;
 mod format;
 mod kernels;
 mod model;
 mod rng;
 mod sampler;
 mod schedule;
+pub mod stream;
 
 pub use calibration::Verdict;
+pub use crc::crc32;
 pub use energy::{DEFAULT_DRAWS, RECONSTRUCTION_SEED};
 pub use error::Error;
+pub use field_calibration::FieldCalibration;
 pub use format::{LayerParam, Net, TensorName, MAX_LAYERS};
 pub use model::{
     scratch_len_for, Model, ScoreKind, WeightDtype, FORMAT_VERSION, MAX_DATA_DIM, MAX_DRAWS, MAX_NZ, MAX_QUANTILES,
     MAX_STEPS,
 };
 pub use rng::Rng;
+pub use stream::{WindowScorer, WindowShape};

@@ -10,7 +10,7 @@ use core::fmt;
 
 use crate::base::Base;
 use crate::error::Error;
-use crate::format::{parse_decimal, Dtype, Header, LayerParam, Net, RawTensor, TensorName, MAX_LAYERS};
+use crate::format::{metadata_value, parse_decimal, Dtype, Header, LayerParam, Net, RawTensor, TensorName, MAX_LAYERS};
 use crate::kernels::{self, f32_le};
 
 /// The newest file format version this runtime reads
@@ -228,6 +228,9 @@ pub struct Model<'a> {
     pub(crate) sigma_bar: &'a [u8],
     /// The energy's Gaussian base measure, if the file has one.
     pub(crate) base: Option<Base<'a>>,
+    /// The header JSON, for the metadata read on demand (the input
+    /// contract: [`Model::window`], [`Model::column_name`]).
+    pub(crate) json: &'a [u8],
 }
 
 /// Anomaly-score quantiles of held-out normal data and the threshold,
@@ -454,6 +457,9 @@ impl<'a> Model<'a> {
     /// normalisation are finite with `posterior_std >= 0` and
     /// `inv_std != 0`. Weight, bias and PReLU values are not checked: a
     /// non-finite weight shows up as [`Error::NonFiniteOutput`] at call time.
+    /// When the file carries a `crc32` (every file `export` writes), the
+    /// CRC-32 of the data section must match it, or the load fails with
+    /// [`Error::ChecksumMismatch`]; files without one load unchecked.
     /// The bytes need no particular alignment.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Model<'a>, Error> {
         let header = Header::parse(bytes)?;
@@ -465,6 +471,16 @@ impl<'a> Model<'a> {
         let version = parse_decimal(version).ok_or(Error::BadMetadata("format_version"))?;
         if !(1..=u64::from(FORMAT_VERSION)).contains(&version) {
             return Err(Error::UnsupportedVersion { found: u32::try_from(version).unwrap_or(u32::MAX) });
+        }
+        // The checksum first: the structural checks below then see intact
+        // bytes, and a corrupt file is reported as such.
+        if let Some(value) = meta.crc32 {
+            let expected =
+                parse_decimal(value).and_then(|n| u32::try_from(n).ok()).ok_or(Error::BadMetadata("crc32"))?;
+            let found = crate::crc::crc32(header.data);
+            if found != expected {
+                return Err(Error::ChecksumMismatch { expected, found });
+            }
         }
         let data_dim = meta_usize(meta.data_dim, "data_dim", 1, MAX_DATA_DIM)?;
         let nz = meta_usize(meta.nz, "nz", 0, MAX_NZ)?;
@@ -542,6 +558,7 @@ impl<'a> Model<'a> {
             a_bar,
             sigma_bar,
             base,
+            json: header.json,
         })
     }
 
@@ -550,6 +567,44 @@ impl<'a> Model<'a> {
     /// base's log-density, and exp f is integrable.
     pub fn has_energy_base(&self) -> bool {
         self.base.is_some()
+    }
+
+    /// How a reading is laid out, from the file's input contract
+    /// (docs/model-format.md, "Input contract"): `(window, stride, channels)`.
+    /// A reading is the last `window` rows of a sensor's `channels` columns
+    /// ([`column_name`](Model::column_name)), oldest row first and each row's
+    /// columns in order: value `k · channels + c` is column `c` of row `k`,
+    /// and `window · channels` = [`data_dim`](Model::data_dim). `window` is 1
+    /// for a model trained on single rows. The model was trained on windows
+    /// starting every `stride` rows. The triple is in the order
+    /// [`WindowShape::new`](crate::WindowShape::new) takes it.
+    ///
+    /// `None` for files without a contract (format version 1, or written
+    /// before it existed) and for a contract that does not add up. Reads the
+    /// header again (no allocation; the loader does not check these keys).
+    pub fn window(&self) -> Option<(usize, usize, usize)> {
+        let get = |key: &[u8]| {
+            let value = metadata_value(self.json, key)?;
+            usize::try_from(parse_decimal(value)?).ok().filter(|&n| n >= 1)
+        };
+        let (window, stride, channels) = (get(b"window")?, get(b"window_stride")?, get(b"channels")?);
+        (window.checked_mul(channels) == Some(self.data_dim)).then_some((window, stride, channels))
+    }
+
+    /// The name of column `i` of a row (`i` < `channels` of
+    /// [`window`](Model::window)), borrowed from the file: the training
+    /// file's header, or `col0`, `col1`, … for a file without one. A name
+    /// that holds `%`, `,`, `"`, `\` or control characters is returned as
+    /// stored, with those bytes percent-encoded (`%2C` for a comma).
+    /// `None` past the last column, for files without a contract, and for a
+    /// name that is not UTF-8.
+    pub fn column_name(&self, i: usize) -> Option<&'a str> {
+        if i >= self.window()?.2 {
+            return None;
+        }
+        let columns = metadata_value(self.json, b"columns")?;
+        let name = columns.split(|&b| b == b',').nth(i)?;
+        core::str::from_utf8(name).ok()
     }
 
     /// The data dimension D.
