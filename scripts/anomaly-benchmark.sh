@@ -67,6 +67,9 @@ model_args() { # DATASET -> "WIDTH DEPTH ITERS"
   echo "$w $d $((i * BENCH_ITERS_SCALE))"
 }
 BENCH_ITERS_SCALE=${BENCH_ITERS_SCALE:-1}
+# Extra `trainer fit` flags for every training run (e.g. to measure a setting
+# against the defaults): BENCH_FIT_ARGS="--r1-gamma 0.2".
+read -r -a FIT_EXTRA <<<"${BENCH_FIT_ARGS:-}"
 # Our model's files: PRECISION = the reconstruction score (8 draws) with
 # weights in that precision; PRECISION-energy = the energy score -f(x, 0) of
 # ALGORITHM.md. Each variant V is exported to TASK/model-V.safetensors and
@@ -115,13 +118,9 @@ for line in "${tasks[@]}"; do
   n=$((n + 1))
   D=$OUT/$dir
   read -r W L ITERS <<<"$(model_args "$dataset")"
-  # The optimiser settings the published numbers (docs/anomaly-benchmark.md)
-  # were measured with; the trainer's defaults moved on after them (tuned on
-  # 25gaussians, docs/quality.md). With the current defaults the f32 AUROCs
-  # stay within one standard deviation of these (docs/export.md).
+  # The trainer's defaults (what a new user gets), plus BENCH_FIT_ARGS.
   fit=(--data "$D/train.csv" --width "$W" --depth "$L" --iters "$ITERS" --seed "$seed"
-       --lr 5e-4 --constant-lr --lazy-reg 1
-       --out "$D/run" --quiet --eval-every 0 --threads 1)
+       "${FIT_EXTRA[@]}" --out "$D/run" --quiet --eval-every 0 --threads 1)
   t0=$(date +%s%N)
   # A finished run with the same arguments is kept (delete $OUT to start afresh).
   if [ -f "$D/run/checkpoint.safetensors" ] && [ "$(cat "$D/run/fit-args" 2>/dev/null)" = "${fit[*]}" ]; then
@@ -164,7 +163,7 @@ if [ "$BENCH_LONG" = 1 ] && [ -d "$OUT/breast_cancer/s0" ]; then
   ITERS=$((4 * ITERS))
   echo "== longer training: breast_cancer/s0, $ITERS iterations" >&2
   fit=(--data "$D/train.csv" --width "$W" --depth "$L" --iters "$ITERS" --seed 0
-       --out "$D/long/run" --quiet --eval-every 0 --threads 1)
+       "${FIT_EXTRA[@]}" --out "$D/long/run" --quiet --eval-every 0 --threads 1)
   if ! { [ -f "$D/long/run/checkpoint.safetensors" ] && [ "$(cat "$D/long/run/fit-args" 2>/dev/null)" = "${fit[*]}" ]; }; then
     rm -rf "$D/long"
     mkdir -p "$D/long"
@@ -217,6 +216,7 @@ echo "== report -> $DOC, $PNG" >&2
 cmd="./scripts/anomaly-benchmark.sh"
 [ "$QUICK" = 1 ] && cmd="DDAEBM_BENCH_QUICK=1 $cmd"
 [ -n "${BENCH_VARIANTS:-}" ] && cmd="BENCH_VARIANTS=$BENCH_VARIANTS $cmd"
+[ -n "${BENCH_FIT_ARGS:-}" ] && cmd="BENCH_FIT_ARGS=\"$BENCH_FIT_ARGS\" $cmd"
 "$PY" bench/anomaly/report.py --out "$OUT" --doc "$DOC" --png "$PNG" --command "$cmd" \
   --elapsed "$(($(date +%s) - t_start))" --variants "$(IFS=,; echo "${VARIANTS[*]}")" \
   "${mcu_args[@]}" "${long_args[@]}"

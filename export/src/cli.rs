@@ -142,8 +142,10 @@ struct ConvertCli {
     /// Name of the 0/1 label column of the --probe file (1 = anomaly).
     #[arg(long, default_value = "label", value_name = "NAME")]
     label_column: String,
-    /// The model was trained on windows of this many rows (`trainer fit
-    /// --window`): window the --calibrate and --probe files the same way.
+    /// Window the --calibrate and --probe files into this many rows. Only
+    /// for checkpoints that do not record their window (older ones): the
+    /// window of `trainer fit --window` is taken from the checkpoint, and a
+    /// --window that disagrees with it is an error.
     #[arg(long, value_name = "ROWS")]
     window: Option<usize>,
     /// Refuse to write the file when its error against f32 exceeds this:
@@ -152,11 +154,14 @@ struct ConvertCli {
     #[arg(long, default_value_t = 0.1, value_name = "ERR", allow_negative_numbers = true)]
     max_error: f64,
     /// The anomaly score the file declares (what `anomaly_score`,
-    /// calibration and `is_anomaly` use): `reconstruction` = the generator's
+    /// calibration and `is_anomaly` use): `energy` = −f(x, 0) (ALGORITHM.md
+    /// §4; one energy-network pass), or `reconstruction` = the generator's
     /// denoising reconstruction error at step 0, averaged over --draws noise
-    /// draws (the default: it ranked anomalies far better in every
-    /// measurement, docs/export.md), or `energy` = −f(x, 0) (ALGORITHM.md §4).
-    #[arg(long, default_value = "reconstruction", value_parser = ["energy", "reconstruction"], value_name = "KIND")]
+    /// draws (one generator pass each). `auto` (the default) picks energy
+    /// when the checkpoint's energy has a base measure (trained by this
+    /// release's `trainer fit`), reconstruction for older checkpoints, whose
+    /// energy ranks real anomalies backwards (docs/anomaly-benchmark.md).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "energy", "reconstruction"], value_name = "KIND")]
     score: String,
     /// Noise draws of the reconstruction score (each costs one generator pass).
     #[arg(long, default_value_t = ddaebm_runtime::DEFAULT_DRAWS, value_name = "N")]
@@ -213,23 +218,41 @@ fn convert(cli: ConvertCli) -> Result<()> {
     if cli.calibrate.is_none() && cli.probe.is_none() && cli.window.is_some() {
         eprintln!("warning: --window windows the --calibrate and --probe files; without them it is ignored");
     }
-    if cli.score == "energy" && cli.draws != ddaebm_runtime::DEFAULT_DRAWS {
-        eprintln!("warning: --draws sets the reconstruction score's noise draws; with --score energy it is ignored");
-    }
     let ckpt = Checkpoint::load(&cli.checkpoint)?;
     let precision = cli.precision();
     let mut model =
         DeployModel::from_checkpoint(&ckpt).with_context(|| format!("cannot export {}", cli.checkpoint.display()))?;
-    if cli.score == "reconstruction" {
+    let score = match cli.score.as_str() {
+        "auto" if model.base.is_some() => "energy",
+        "auto" => {
+            eprintln!(
+                "note: {} has no energy base measure (trained before it existed, or with --no-energy-base): \
+                 its energy ranks real anomalies backwards, so the file declares the reconstruction score",
+                cli.checkpoint.display()
+            );
+            "reconstruction"
+        }
+        other => other,
+    };
+    if score == "energy" && cli.draws != ddaebm_runtime::DEFAULT_DRAWS {
+        eprintln!("warning: --draws sets the reconstruction score's noise draws; with the energy score it is ignored");
+    }
+    if score == "reconstruction" {
         model.score = ddaebm_runtime::ScoreKind::Reconstruction;
         model.draws = cli.draws;
     }
+
+    // The --calibrate and --probe files are fitted to the model's input
+    // contract (column names, window) when the checkpoint has one.
+    let input = score::ModelInput::new(model.data_dim, model.input.clone(), cli.window)
+        .map_err(|e| anyhow::Error::new(UsageError(e)))?;
 
     // Calibration: the chosen precision's own scores of held-out normal data.
     if let Some(path) = &cli.calibrate {
         let uncalibrated = model.to_bytes(precision);
         let runtime = runtime_model(&uncalibrated)?;
-        let rows = score::read_calibration_rows(path, model.data_dim, cli.window)?;
+        let rows = score::read_calibration_rows(path, &input)?;
+        rows.notes.iter().for_each(|n| eprintln!("note: {n}"));
         let scores = score::anomaly_scores(&runtime, &rows.table).with_context(|| format!("{}", path.display()))?;
         let c = calibrate::calibrate(&scores, calibrate::DEFAULT_QUANTILES, cli.threshold_level)
             .with_context(|| format!("cannot calibrate on {}", path.display()))?;
@@ -253,7 +276,8 @@ fn convert(cli: ConvertCli) -> Result<()> {
     let reference = &files[0].1;
     let probe = match &cli.probe {
         Some(path) => {
-            let rows = score::read_rows(path, model.data_dim, Some(&cli.label_column), false, cli.window)?;
+            let rows = score::read_rows(path, &input, Some(&cli.label_column), false)?;
+            rows.notes.iter().for_each(|n| eprintln!("note: {n}"));
             let source = format!(
                 "{} ({} rows{})",
                 path.display(),
@@ -318,7 +342,7 @@ fn convert(cli: ConvertCli) -> Result<()> {
         "exported {} ({} weights, {} score, D = {}, nz = {}, T = {}, {} parameters after folding{}): {} bytes -> {}",
         ckpt.meta.dataset,
         precision.name(),
-        cli.score,
+        if model.base.is_some() && score == "energy" { "energy (with base measure)" } else { score },
         model.data_dim,
         model.nz,
         model.steps,
@@ -341,8 +365,10 @@ struct ScoreCli {
     /// average precision and the detection rate are printed.
     #[arg(long, value_name = "NAME")]
     label_column: Option<String>,
-    /// The model was trained on windows of this many rows: score every
-    /// window (a window is labelled 1 when any of its rows is).
+    /// Score every window of this many rows (a window is labelled 1 when
+    /// any of its rows is). Only for model files that do not record their
+    /// window (older ones): the window is taken from the model file, and a
+    /// --window that disagrees with it is an error.
     #[arg(long, value_name = "ROWS")]
     window: Option<usize>,
     /// Per-row output CSV: score,tail_probability,anomaly[,label]; `-` writes
@@ -374,7 +400,9 @@ fn score_file(cli: ScoreCli) -> Result<()> {
     }
     let bytes = std::fs::read(&cli.model).with_context(|| format!("cannot read {}", cli.model.display()))?;
     let model = ddaebm_runtime::Model::from_bytes(&bytes).map_err(|e| not_a_model_file(&cli.model, &bytes, e))?;
-    let rows = score::read_rows(&cli.data, model.data_dim(), cli.label_column.as_deref(), true, cli.window)?;
+    let input = score::ModelInput::of_model_file(&bytes, &model, cli.window)?;
+    let rows = score::read_rows(&cli.data, &input, cli.label_column.as_deref(), true)?;
+    rows.notes.iter().for_each(|n| eprintln!("note: {n}"));
     let scores = score::anomaly_scores(&model, &rows.table).with_context(|| format!("{}", cli.data.display()))?;
     let labels = rows.labels.as_deref();
     let summary = score::summarise(&scores, labels, model.threshold().map(f64::from));
@@ -392,7 +420,7 @@ fn score_file(cli: ScoreCli) -> Result<()> {
     line(format!(
         "scored {} {} of {} with {}",
         summary.rows,
-        if cli.window.is_some() { "windows" } else { "rows" },
+        if input.window.is_some() { "windows" } else { "rows" },
         cli.data.display(),
         cli.model.display()
     ));
@@ -451,10 +479,17 @@ fn inspect(path: &Path) -> Result<()> {
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).context("not a safetensors file")?;
     println!("{}: {} bytes", path.display(), bytes.len());
     println!("metadata:");
-    let mut meta: Vec<(String, String)> = header.metadata().clone().unwrap_or_default().into_iter().collect();
+    let metadata = header.metadata().clone().unwrap_or_default();
+    let mut meta: Vec<(&String, &String)> = metadata.iter().collect();
     meta.sort();
     for (k, v) in meta {
-        println!("  {k:<18} {v}");
+        match k.as_str() {
+            // Possibly hundreds of names: listed under "input" below.
+            "columns" | "dropped_columns" => {
+                println!("  {k:<18} ({} names, listed under `input` below)", v.split(',').count())
+            }
+            _ => println!("  {k:<18} {v}"),
+        }
     }
     println!("tensors:");
     let mut tensors: Vec<(String, safetensors::tensor::TensorInfo)> =
@@ -479,7 +514,11 @@ fn inspect(path: &Path) -> Result<()> {
     println!(
         "anomaly score: {}",
         match model.score_kind() {
-            ddaebm_runtime::ScoreKind::Energy => "energy, -f(x, 0)".to_string(),
+            ddaebm_runtime::ScoreKind::Energy if model.has_energy_base() =>
+                "energy, -f(x, 0): the energy network's output bounded to (-B, B) plus a Gaussian base measure"
+                    .to_string(),
+            ddaebm_runtime::ScoreKind::Energy =>
+                "energy, -f(x, 0) (no base measure: an energy of ALGORITHM.md as written)".to_string(),
             ddaebm_runtime::ScoreKind::Reconstruction =>
                 "reconstruction error of the generator at step 0 (reconstruction_draws generator passes)".to_string(),
         }
@@ -491,17 +530,67 @@ fn inspect(path: &Path) -> Result<()> {
         ),
         None => println!("calibration: none (export with --calibrate HELDOUT.csv for is_anomaly / tail_probability)"),
     }
+    print_input(&metadata, model.data_dim());
+    match metadata.get("crc32") {
+        Some(crc) => println!(
+            "checksum: CRC-32 {crc} ({:#010x}) of the {}-byte data section, checked by the runtime at load",
+            crc.parse::<u32>().unwrap_or(0),
+            crate::model_file::data_section(&bytes).len()
+        ),
+        None => println!(
+            "checksum: none (written before model files carried one: a corrupt data section goes unnoticed; \
+             re-export the checkpoint to add it)"
+        ),
+    }
     println!("runtime needs:");
     println!("  flash              {} bytes (the file, read in place)", bytes.len());
     println!("  scratch RAM        {} bytes ({} f32, `scratch_len()`)", 4 * model.scratch_len(), model.scratch_len());
+    let base_macs = if model.has_energy_base() { model.data_dim() * model.data_dim() } else { 0 };
     println!(
-        "  per call           energy: {} multiply-accumulates; sample: {} x {} = {}",
-        macs("energy."),
+        "  per call           energy: {} multiply-accumulates{}; sample: {} x {} = {}",
+        macs("energy.") + base_macs,
+        if base_macs > 0 { format!(" ({base_macs} of them the base measure)") } else { String::new() },
         model.steps(),
         macs("generator."),
         model.steps() * macs("generator.")
     );
     Ok(())
+}
+
+/// The `input` lines of `export inspect`: what a reading is (the input
+/// contract), or that the file does not say.
+fn print_input(metadata: &std::collections::HashMap<String, String>, data_dim: usize) {
+    let contract = match crate::contract::InputContract::from_metadata(metadata, data_dim) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            println!(
+                "input: {data_dim} values per reading; column names and window not recorded (a file written before \
+                 model files carried them): give `export score` exactly {data_dim} columns in the training order"
+            );
+            return;
+        }
+        Err(e) => {
+            println!("input: the file's input contract is malformed ({e:#}); re-export the checkpoint");
+            return;
+        }
+    };
+    let c = contract.columns.len();
+    if contract.window == 1 {
+        println!("input: single rows of {c} columns, in this order (`Model::column_name(i)`):");
+    } else {
+        println!(
+            "input: windows of {} rows x {c} columns = {data_dim} values, oldest row first: value k*{c} + j is \
+             column j of row k (`Model::window()`; trained on a window every {} rows):",
+            contract.window, contract.window_stride
+        );
+    }
+    println!("  columns            {}", contract.columns.join(", "));
+    if !contract.dropped_columns.is_empty() {
+        println!("  dropped columns    {} (in the training file, not inputs)", contract.dropped_columns.join(", "));
+    }
+    if let Some(label) = &contract.label_column {
+        println!("  label column       {label} (in the training file, not an input)");
+    }
 }
 
 /// Runs the command line `args` (the first item is the program name), as

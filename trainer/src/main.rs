@@ -87,6 +87,20 @@ struct FitArgs {
     /// With --data: fraction of rows held out for evaluation, in [0, 1).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     holdout: f64,
+    /// With --data: train on these columns only, in this order (comma-separated
+    /// header names; `col0,col1,...` for a file without a header). The model file
+    /// records them, and `export score` matches data files to them by name.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES", conflicts_with = "drop_columns")]
+    columns: Option<Vec<String>>,
+    /// With --data: leave these columns out (comma-separated names); the device input does not have them.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    drop_columns: Vec<String>,
+    /// With --data: leave out every column that holds one value on every row (named in a line at the start).
+    #[arg(long)]
+    drop_constant: bool,
+    /// With --data: a label column (e.g. `label`) that is never trained on.
+    #[arg(long, value_name = "NAME")]
+    label_column: Option<String>,
     /// Evaluate and redraw the pictures every N iterations (0: only at the end).
     #[arg(long, default_value_t = 1000)]
     eval_every: u64,
@@ -126,11 +140,11 @@ struct FitArgs {
     /// Train f without the Gaussian base measure (ALGORITHM.md as written; its −f(x, 0) ranks real anomalies backwards, docs/training.md departure 9).
     #[arg(long)]
     no_energy_base: bool,
-    /// Bound B of the network's part of f when f has a base measure: it stays in (−B, B).
-    #[arg(long, default_value_t = FitConfig::default().residual_bound)]
-    residual_bound: f64,
+    /// Bound B of the network's part of f when f has a base measure: it stays in (−B, B). Default: 2 with --data (a finite table: a larger B overfits small sets), 8 for the built-in sets (docs/training.md, departure 9).
+    #[arg(long, allow_negative_numbers = true)]
+    residual_bound: Option<f64>,
     /// Weight of the noise-contrastive term against the base measure in the energy loss (0: off).
-    #[arg(long, default_value_t = FitConfig::default().nce_weight)]
+    #[arg(long, default_value_t = FitConfig::default().nce_weight, allow_negative_numbers = true)]
     nce_weight: f64,
     /// Keep an exponential moving average of the generator with this decay (e.g. 0.999; 0 = off); sampling, evaluation and export use it.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
@@ -221,7 +235,7 @@ fn fit_config(a: &FitArgs) -> Result<FitConfig> {
         eval_every: a.eval_every,
         lazy_reg: a.lazy_reg.max(1),
         energy_base: !a.no_energy_base,
-        residual_bound: a.residual_bound,
+        residual_bound: a.residual_bound.unwrap_or(FitConfig::residual_bound_for(a.data.is_some())),
         nce_weight: a.nce_weight,
         ema_decay: a.ema,
         cosine_lr: a.cosine_lr || !a.constant_lr,
@@ -233,6 +247,10 @@ fn fit_config(a: &FitArgs) -> Result<FitConfig> {
         data: a.data.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string()),
         window: a.window,
         holdout: a.holdout,
+        columns: a.columns.clone(),
+        drop_columns: a.drop_columns.clone(),
+        drop_constant: a.drop_constant,
+        label_column: a.label_column.clone(),
         ..FitConfig::default()
     };
     if a.batch_size == 0 {
@@ -320,7 +338,7 @@ fn warn_ignored(a: &FitArgs, given: &[String]) {
             eprintln!("warning: --dataset is ignored with --data (the run trains on {})", data.display());
         }
     } else {
-        for id in ["window", "holdout"] {
+        for id in ["window", "holdout", "columns", "drop_columns", "drop_constant", "label_column"] {
             if has(id) {
                 eprintln!("warning: {} applies to --data files only; ignored for the built-in data set", flag(id));
             }
@@ -483,6 +501,12 @@ fn run_fit(a: FitArgs, given: &[String]) -> Result<()> {
     };
     if let Some(source) = &source {
         eprintln!("data: {}", source.summary());
+        for line in source.notes() {
+            match line.strip_prefix("warning: ") {
+                Some(w) => eprintln!("warning: {w}"),
+                None => eprintln!("data: {line}"),
+            }
+        }
     }
     eprintln!("trainer: {device:?}, {} thread(s), run folder {}", a.threads, out.display());
     let started = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
