@@ -15,7 +15,15 @@ fn load(bytes: &[u8]) -> Result<(), Error> {
 
 /// Builds a file from the test spec after editing its metadata / tensors.
 fn edited(edit_meta: impl FnOnce(&mut Vec<(String, String)>), edit_tensors: impl FnOnce(&mut Vec<Tensor>)) -> Vec<u8> {
-    let s = spec();
+    edited_spec(spec(), edit_meta, edit_tensors)
+}
+
+/// Builds a file from `s` after editing its metadata / tensors.
+fn edited_spec(
+    s: Spec,
+    edit_meta: impl FnOnce(&mut Vec<(String, String)>),
+    edit_tensors: impl FnOnce(&mut Vec<Tensor>),
+) -> Vec<u8> {
     let mut meta = s.metadata(Wt::F32);
     let mut tensors = s.tensors(Wt::F32);
     edit_meta(&mut meta);
