@@ -51,7 +51,15 @@ fn inspect_reports_tensors_and_runtime_needs_and_refuses_broken_files() {
     let out = Command::new(env!("CARGO_BIN_EXE_export")).arg("inspect").arg(&model).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
-    for want in ["format_version     1", "energy.0.weight", "F16", "scratch RAM", "multiply-accumulates"] {
+    for want in [
+        "format_version     2",
+        "energy.0.weight",
+        "base.basis",
+        "F16",
+        "scratch RAM",
+        "multiply-accumulates",
+        "Gaussian base measure",
+    ] {
         assert!(text.contains(want), "missing `{want}` in:\n{text}");
     }
     let dir = tempfile::tempdir().unwrap();
@@ -158,7 +166,7 @@ fn inspect_of_a_training_checkpoint_says_to_export_it() {
 #[test]
 fn score_writes_per_row_csv_to_stdout_with_dash() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("x.csv"), "a,b\n0,0\n1,1\n-2,3\n").unwrap();
+    std::fs::write(dir.path().join("x.csv"), "x,y\n0,0\n1,1\n-2,3\n").unwrap();
     let m = default_model();
     let (code, out, err) = export_in(dir.path(), &["score", m.to_str().unwrap(), "x.csv", "-o", "-"]);
     assert_eq!(code, Some(0), "{err}");
