@@ -288,27 +288,23 @@ fn has_shape(t: &RawTensor<'_>, rank: usize, dims: [usize; 2]) -> bool {
 
 /// Loads a required F32 vector tensor of `len` elements, all finite.
 fn vector<'a>(header: &Header<'a>, name: TensorName, len: usize) -> Result<&'a [u8], Error> {
-    let t = header.tensor(name)?.ok_or(Error::MissingTensor(name))?;
-    if t.dtype != Dtype::F32 {
-        return Err(Error::WrongDtype(name));
-    }
-    if !has_shape(&t, 1, [len, 0]) {
-        return Err(Error::ShapeMismatch(name));
-    }
-    if !t.bytes.chunks_exact(4).map(f32_le).all(f32::is_finite) {
-        return Err(Error::NonFiniteParameter(name));
-    }
-    Ok(t.bytes)
+    f32_tensor(header, name, 1, [len, 0])
 }
 
 /// Loads a required F32 `[rows, cols]` tensor, all finite.
-#[inline(never)]
 fn matrix<'a>(header: &Header<'a>, name: TensorName, rows: usize, cols: usize) -> Result<&'a [u8], Error> {
+    f32_tensor(header, name, 2, [rows, cols])
+}
+
+/// Loads a required F32 tensor of rank `rank` whose first dimensions are
+/// `dims`, all finite: one check for [`vector`] and [`matrix`].
+#[inline(never)]
+fn f32_tensor<'a>(header: &Header<'a>, name: TensorName, rank: usize, dims: [usize; 2]) -> Result<&'a [u8], Error> {
     let t = header.tensor(name)?.ok_or(Error::MissingTensor(name))?;
     if t.dtype != Dtype::F32 {
         return Err(Error::WrongDtype(name));
     }
-    if !has_shape(&t, 2, [rows, cols]) {
+    if !has_shape(&t, rank, dims) {
         return Err(Error::ShapeMismatch(name));
     }
     if !t.bytes.chunks_exact(4).map(f32_le).all(f32::is_finite) {
