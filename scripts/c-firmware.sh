@@ -16,6 +16,8 @@
 # default $CARGO_TARGET_DIR/c-stream). Installs gcc-arm-none-eabi (apt) when missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib.sh
+source "$root/scripts/lib.sh"
 src=$root/firmware-examples/c-stream
 target=${CARGO_TARGET_DIR:-$root/target}
 out=${OUT:-$target/c-stream}
@@ -56,8 +58,7 @@ arm-none-eabi-size -A "$elf" | awk '$1 == ".isr_vector" || $1 == ".text" || $1 =
 
 echo "== qemu-system-arm -machine mps2-an386 (timeout ${QEMU_TIMEOUT:-60} s)" >&2
 set +e
-timeout "${QEMU_TIMEOUT:-60}" qemu-system-arm -machine mps2-an386 -nographic \
-  -semihosting-config enable=on,target=native -kernel "$elf" </dev/null 2>&1 | tee "$out/arm.txt"
+qemu_m4f "$elf" 2>&1 | tee "$out/arm.txt"
 status=${PIPESTATUS[0]}
 set -e
 if [ "$status" -ne 0 ]; then

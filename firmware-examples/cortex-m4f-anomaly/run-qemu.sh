@@ -6,11 +6,9 @@
 # (QEMU_TIMEOUT seconds, default 60).
 set -uo pipefail
 elf=${1:?usage: run-qemu.sh ELF}
-timeout "${QEMU_TIMEOUT:-60}" qemu-system-arm \
-    -machine mps2-an386 -nographic \
-    -semihosting-config enable=on,target=native \
-    -kernel "$elf" </dev/null \
-  | defmt-print -e "$elf"
+# shellcheck source=../../scripts/lib.sh
+source "$(dirname "$0")/../../scripts/lib.sh"
+qemu_m4f "$elf" | defmt-print -e "$elf"
 status=("${PIPESTATUS[@]}")
 [ "${status[0]}" -eq 124 ] && echo "run-qemu.sh: QEMU timed out after ${QEMU_TIMEOUT:-60} s" >&2
 [ "${status[0]}" -ne 0 ] && exit "${status[0]}"

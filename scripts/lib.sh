@@ -1,0 +1,10 @@
+# Shell helpers shared by the scripts (source it; defines functions only).
+
+# qemu_m4f ELF: boots ELF on QEMU's mps2-an386 (Cortex-M4F) with
+# semihosting, no input, for at most QEMU_TIMEOUT seconds (default 60).
+# Stdout is the firmware's output; the status is QEMU's (the firmware's exit
+# status through semihosting; 124 on timeout).
+qemu_m4f() {
+  timeout "${QEMU_TIMEOUT:-60}" qemu-system-arm -machine mps2-an386 -nographic \
+    -semihosting-config enable=on,target=native -kernel "$1" </dev/null
+}
