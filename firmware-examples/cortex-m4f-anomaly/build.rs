@@ -45,8 +45,8 @@ fn main() {
         .unwrap_or_default();
     println!("cargo:rustc-env=DDAEBM_MODEL_NAME={name}");
 
-    fs::copy(manifest.join("memory.x"), out.join("memory.x")).expect("copy memory.x");
+    fs::copy(manifest.join("../common/memory.x"), out.join("memory.x")).expect("copy ../common/memory.x");
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=../common/memory.x");
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -168,23 +168,7 @@ mod measure {
     use core::hint::black_box;
     use ddaebm_runtime::{Model, Rng};
 
-    /// Start of a measured region. Not inlined, not mangled: the report finds
-    /// it with `nm` and counts from its first instruction.
-    #[inline(never)]
-    #[no_mangle]
-    pub extern "C" fn ddaebm_marker_begin() {
-        // SAFETY: a nop; it only keeps the function from being empty or merged.
-        unsafe { core::arch::asm!("nop", options(nomem, nostack, preserves_flags)) };
-    }
-
-    /// End of a measured region (two nops: a different body from the begin
-    /// marker, so the two can never be folded into one).
-    #[inline(never)]
-    #[no_mangle]
-    pub extern "C" fn ddaebm_marker_end() {
-        // SAFETY: as above.
-        unsafe { core::arch::asm!("nop", "nop", options(nomem, nostack, preserves_flags)) };
-    }
+    use crate::markers::{ddaebm_marker_begin, ddaebm_marker_end};
 
     pub fn run(model: &Model<'_>, scratch: &mut [f32]) -> ! {
         // Region 0: nothing (marker overhead, subtracted by the report).
@@ -219,52 +203,14 @@ mod measure {
     }
 }
 
-/// Stack high-water mark: paint the free stack with a pattern at start-up,
-/// then find the deepest word that was overwritten.
-mod stack {
-    const PAINT: u32 = 0x5AFE_C0DE;
-    /// Bytes below the stack top that are painted: far more than this example
-    /// uses, far less than the 4 MiB of RAM.
-    const WINDOW: usize = 32 * 1024;
+/// The measured-region markers (shared with the stream example).
+#[cfg(feature = "measure")]
+#[path = "../../common/markers.rs"]
+mod markers;
 
-    extern "C" {
-        /// cortex-m-rt: the initial stack pointer (top of the stack).
-        static _stack_start: u32;
-    }
-
-    fn top() -> usize {
-        core::ptr::addr_of!(_stack_start) as usize // taking the address is safe
-    }
-
-    /// Lowest painted address.
-    fn bottom() -> usize {
-        (top() - WINDOW) & !3
-    }
-
-    pub fn paint() {
-        let sp = cortex_m::register::msp::read() as usize;
-        let end = (sp - 64) & !3; // leave this function's frame alone
-        let mut a = bottom();
-        while a < end {
-            // SAFETY: unused stack below the current frame; no interrupts run.
-            unsafe { (a as *mut u32).write_volatile(PAINT) };
-            a += 4;
-        }
-    }
-
-    /// Bytes of stack used so far (deepest overwritten word to the top).
-    pub fn used() -> usize {
-        let mut a = bottom();
-        while a < top() {
-            // SAFETY: reads the stack region painted by `paint`.
-            if unsafe { (a as *const u32).read_volatile() } != PAINT {
-                break;
-            }
-            a += 4;
-        }
-        top() - a
-    }
-}
+/// Stack high-water mark (shared with the stream example).
+#[path = "../../common/stack.rs"]
+mod stack;
 
 fn fail_with(e: ddaebm_runtime::Error, what: &str) -> ! {
     defmt::error!("{=str}: {}", what, e);
