@@ -5,10 +5,14 @@
 # image (.vector_table + .text + .rodata + .data) of each and the difference
 # to the baseline build without the runtime:
 #   baseline  vector table, cortex-m-rt start-up, spin-loop panic handler
-#   score     + Model::from_bytes + anomaly_score (what an anomaly-scoring app links)
-#   full      + is_anomaly, verdict, tail_probability, sample
+#   score     + Model::from_bytes + anomaly_score (what an anomaly-scoring app links),
+#             runtime without its default `reconstruction` feature (energy-scored
+#             files only, the default since format version 2)
+#   score,reconstruction   the same with the runtime's default features (both scores)
+#   full,reconstruction    + is_anomaly, verdict, tail_probability, sample
 #   stream    from_bytes + WindowScorer::push_score + FieldCalibration (observe,
-#             is_anomaly): a streaming app (scores through the window scorer)
+#             is_anomaly): a streaming app (scores through the window scorer),
+#             without `reconstruction`
 # No model bytes are in any image (the file comes through black_box); the
 # difference is runtime code + its constants + the compiler builtins it pulls
 # in (memcpy / memset, soft helpers). RAM is not measured here (see
@@ -25,7 +29,7 @@ image() {
 echo "| build | flash image (bytes) | runtime (bytes) |"
 echo "|---|---:|---:|"
 base=
-for f in "" score full stream; do
+for f in "" score score,reconstruction full,reconstruction stream; do
   cargo build --release --locked -q ${f:+--features "$f"}
   n=$(image)
   [ -n "$base" ] || base=$n

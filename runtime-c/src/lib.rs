@@ -197,6 +197,9 @@ fn status_of(e: Error) -> ddaebm_status_t {
         Error::ScratchTooSmall { .. } => DDAEBM_ERR_SCRATCH_TOO_SMALL,
         Error::NonFiniteOutput => DDAEBM_ERR_NON_FINITE_OUTPUT,
         Error::NotCalibrated => DDAEBM_ERR_NOT_CALIBRATED,
+        // This crate builds the runtime with its `reconstruction` feature on,
+        // so no call returns this; a file it would apply to is "bad metadata".
+        Error::ReconstructionNotBuilt => DDAEBM_ERR_BAD_METADATA,
         Error::InvalidWindowShape { .. } => DDAEBM_ERR_INVALID_WINDOW_SHAPE,
         Error::WindowMismatch { .. } => DDAEBM_ERR_WINDOW_MISMATCH,
         Error::WindowTooLarge { .. } => DDAEBM_ERR_WINDOW_TOO_LARGE,

@@ -1,8 +1,10 @@
 //! Energy scoring: f(x, t) and the anomaly score −f(x, 0).
 
 use crate::error::Error;
+#[cfg(feature = "reconstruction")]
 use crate::format::TensorName;
 use crate::model::{Model, ScoreKind};
+#[cfg(feature = "reconstruction")]
 use crate::rng::Rng;
 
 /// Seed of the reconstruction score's noise draws.
@@ -48,7 +50,11 @@ impl Model<'_> {
     pub fn anomaly_score(&self, x: &[f32], scratch: &mut [f32]) -> Result<f32, Error> {
         match self.score_kind {
             ScoreKind::Energy => self.energy(x, 0, scratch).map(|f| -f),
+            #[cfg(feature = "reconstruction")]
             ScoreKind::Reconstruction => self.reconstruction_score(x, scratch),
+            // The loader refuses such files without the feature.
+            #[cfg(not(feature = "reconstruction"))]
+            ScoreKind::Reconstruction => Err(Error::ReconstructionNotBuilt),
         }
     }
 
@@ -71,6 +77,9 @@ impl Model<'_> {
     ///
     /// Errors: [`Error::MissingTensor`] for a file without `schedule.a_bar`,
     /// otherwise as [`energy`](Model::energy).
+    ///
+    /// Only with the `reconstruction` cargo feature (on by default).
+    #[cfg(feature = "reconstruction")]
     pub fn reconstruction_score(&self, x: &[f32], scratch: &mut [f32]) -> Result<f32, Error> {
         self.check_len("x", x.len(), self.data_dim)?;
         let (Some(a), Some(s)) = (self.a_bar.first_chunk::<4>(), self.sigma_bar.first_chunk::<4>()) else {

@@ -143,6 +143,10 @@ pub enum Error {
     /// [`Model::tail_probability`](crate::Model::tail_probability)) was asked
     /// of a model file without calibration.
     NotCalibrated,
+    /// The model file scores by reconstruction (`export --score
+    /// reconstruction`), which this build of the runtime leaves out (the
+    /// `reconstruction` cargo feature is off).
+    ReconstructionNotBuilt,
     /// A [`WindowShape`](crate::WindowShape) with a window length, stride
     /// or channel count of 0.
     InvalidWindowShape {
@@ -334,6 +338,12 @@ impl fmt::Display for Error {
                 f,
                 "the model file holds no anomaly calibration: export it with \
                  `export CHECKPOINT --calibrate HELDOUT_NORMAL.csv`, or use anomaly_score()"
+            ),
+            Error::ReconstructionNotBuilt => write!(
+                f,
+                "the model file scores by reconstruction, which this runtime build leaves out: enable \
+                 the runtime's `reconstruction` cargo feature (on by default), or re-export the model \
+                 with `export CHECKPOINT --score energy`"
             ),
             Error::InvalidWindowShape { window, stride, channels } => write!(
                 f,

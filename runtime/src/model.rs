@@ -221,10 +221,14 @@ pub struct Model<'a> {
     /// The declared anomaly score.
     pub(crate) score_kind: ScoreKind,
     /// Noise draws of the reconstruction score (0 for energy scoring).
+    #[cfg_attr(not(feature = "reconstruction"), allow(dead_code))]
     pub(crate) draws: usize,
     /// F32 `[T]` each, or empty when the file has none: x_{t+1} =
-    /// a_bar[t] · x_0 + sigma_bar[t] · ε (normalised units).
+    /// a_bar[t] · x_0 + sigma_bar[t] · ε (normalised units). Read by the
+    /// reconstruction score only.
+    #[cfg_attr(not(feature = "reconstruction"), allow(dead_code))]
     pub(crate) a_bar: &'a [u8],
+    #[cfg_attr(not(feature = "reconstruction"), allow(dead_code))]
     pub(crate) sigma_bar: &'a [u8],
     /// The energy's Gaussian base measure, if the file has one.
     pub(crate) base: Option<Base<'a>>,
@@ -513,6 +517,9 @@ impl<'a> Model<'a> {
             };
         let (score_kind, draws) = match meta.anomaly_score {
             None | Some(b"energy") => (ScoreKind::Energy, 0),
+            #[cfg(not(feature = "reconstruction"))]
+            Some(b"reconstruction") => return Err(Error::ReconstructionNotBuilt),
+            #[cfg(feature = "reconstruction")]
             Some(b"reconstruction") => {
                 if a_bar.is_empty() {
                     return Err(Error::MissingTensor(TensorName::ABar));

@@ -1,12 +1,16 @@
 //! The reconstruction anomaly score: what the file declares is what
 //! `anomaly_score` computes, it matches an f64 reference of its documented
 //! definition, it is deterministic, and files that cannot support it are
-//! refused with typed errors.
+//! refused with typed errors. Without the `reconstruction` feature
+//! (`cargo test -p ddaebm-runtime --no-default-features`), such files are
+//! refused at load and energy files still score.
 
 mod common;
 
 use common::*;
-use ddaebm_runtime::{Error, Model, Rng, ScoreKind, TensorName, RECONSTRUCTION_SEED};
+#[cfg(feature = "reconstruction")]
+use ddaebm_runtime::{Rng, TensorName, RECONSTRUCTION_SEED};
+use ddaebm_runtime::{Error, Model, ScoreKind};
 
 const A_BAR: [f32; 3] = [0.8, 0.5, 0.2];
 const SIGMA_BAR: [f32; 3] = [0.6, 0.866, 0.98];
@@ -28,6 +32,7 @@ fn spec() -> Spec {
     random_spec_dims(5, 3, 2, 3, &[7, 5])
 }
 
+#[cfg(feature = "reconstruction")]
 #[test]
 fn reconstruction_score_matches_its_definition() {
     let s = spec();
@@ -58,6 +63,7 @@ fn reconstruction_score_matches_its_definition() {
     }
 }
 
+#[cfg(feature = "reconstruction")]
 #[test]
 fn energy_files_keep_the_energy_score_and_can_still_reconstruct() {
     let s = spec();
@@ -81,6 +87,7 @@ fn energy_files_keep_the_energy_score_and_can_still_reconstruct() {
     assert!(matches!(m.reconstruction_score(&x, &mut small), Err(Error::ScratchTooSmall { .. })));
 }
 
+#[cfg(feature = "reconstruction")]
 #[test]
 fn bad_reconstruction_declarations_are_refused() {
     let s = spec();
@@ -98,4 +105,22 @@ fn bad_reconstruction_declarations_are_refused() {
         Err(Error::MetadataOutOfRange("reconstruction_draws"))
     );
     assert_eq!(load(file(&s, &[("anomaly_score", "likelihood")], true)), Err(Error::BadMetadata("anomaly_score")));
+}
+
+#[cfg(not(feature = "reconstruction"))]
+#[test]
+fn without_the_feature_reconstruction_files_are_refused_and_energy_files_score() {
+    let s = spec();
+    let load = |b: &[u8]| Model::from_bytes(b).map(|_| ());
+    let declared = file(&s, &[("anomaly_score", "reconstruction"), ("reconstruction_draws", "4")], true);
+    assert_eq!(load(&declared), Err(Error::ReconstructionNotBuilt));
+    let message = Error::ReconstructionNotBuilt.to_string();
+    assert!(message.contains("`reconstruction` cargo feature") && message.contains("--score energy"), "{message}");
+    // An energy file with the schedule tensors loads and scores.
+    let energy = file(&s, &[], true);
+    let m = Model::from_bytes(&energy).unwrap();
+    assert_eq!(m.score_kind(), ScoreKind::Energy);
+    let mut scratch = scratch_for(&m);
+    let x = [0.3f32, -0.2, 0.1];
+    assert_eq!(m.anomaly_score(&x, &mut scratch).unwrap(), -m.energy(&x, 0, &mut scratch).unwrap());
 }
