@@ -2,7 +2,7 @@
 # Runs every test: installs libtorch (cached outside the clone), the
 # Cortex-M4F target, QEMU, defmt-print, gcc-arm-none-eabi and cargo-fuzz, checks that the
 # runtime (and its C API) builds for thumbv7em-none-eabihf with no allocator, runs the Rust
-# and the C firmware under QEMU against the host, fuzzes the runtime for
+# firmware examples (anomaly, stream) and the C firmware under QEMU against the host, fuzzes the runtime for
 # FUZZ_SECONDS (default 60), and runs the workspace's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,8 @@ fi
 
 echo "== firmware: Cortex-M4F under QEMU, bit-for-bit parity with the host runtime" >&2
 ./scripts/firmware.sh --check
+echo "== stream firmware: a real labelled series through the window scorer under QEMU, every window bit for bit against export score" >&2
+./scripts/stream-firmware.sh --check
 echo "== C firmware: the C API under QEMU, bit-for-bit parity with the same C code on the host" >&2
 ./scripts/c-firmware.sh --check
 
@@ -30,3 +32,5 @@ echo "== fuzz: the runtime's loader and entry points on hostile bytes (${FUZZ_SE
 
 echo "== tests" >&2
 cargo test --release --workspace
+# The runtime without its default `reconstruction` feature (energy-only builds).
+cargo test --release -p ddaebm-runtime --no-default-features
