@@ -44,7 +44,7 @@
 use crate::format::Dtype;
 
 #[cfg(target_arch = "x86_64")]
-mod x86;
+pub(crate) mod x86;
 
 /// Interleaved partial sums per float dot product (see the module docs).
 pub(crate) const LANES: usize = 8;
@@ -500,8 +500,9 @@ fn quantise_block(x: &[f32], inv: f32, buf: &mut [i16; QBLOCK]) {
     }
 }
 
-/// Σ q[i]·xq[i], exact in i32 (`row.len() <= QBLOCK`; see the bound above).
-#[cfg(all(not(ddaebm_dsp), not(target_arch = "x86_64")))]
+/// Σ q[i]·xq[i], exact in i32 (`row.len() <= QBLOCK`; see the bound above):
+/// the plain integer reference every int8 fast path must equal.
+#[cfg(not(ddaebm_dsp))]
 #[inline]
 fn dot_i8(row: &[u8], buf: &[i16; QBLOCK]) -> i32 {
     let mut acc = 0i32;
@@ -522,13 +523,10 @@ const I8_ROWS: usize = if cfg!(target_arch = "x86_64") { 4 } else { 1 };
 #[inline(always)]
 fn dots_i8<const R: usize, const S: usize>(rows: [&[u8]; R], bufs: [&[i16; QBLOCK]; S], len: usize) -> [[i32; S]; R] {
     #[cfg(target_arch = "x86_64")]
-    {
-        x86::dots_i8::<R, S>(rows, bufs, len)
+    if x86::level() > 0 {
+        return x86::dots_i8::<R, S>(rows, bufs, len);
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        core::array::from_fn(|r| core::array::from_fn(|s| dot_i8(rows[r].get(..len).unwrap_or(rows[r]), bufs[s])))
-    }
+    core::array::from_fn(|r| core::array::from_fn(|s| dot_i8(rows[r].get(..len).unwrap_or(rows[r]), bufs[s])))
 }
 
 /// `y = (sx · scale) ⊙ (q xq) + b` for I8 weights `q` (shape

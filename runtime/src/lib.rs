@@ -121,6 +121,8 @@ mod energy;
 pub mod error;
 pub mod field_calibration;
 mod format;
+#[cfg(target_arch = "x86_64")]
+pub mod kernel_path;
 mod kernels;
 mod model;
 mod rng;

@@ -100,9 +100,13 @@ fn reduce(acc: [__m128; 2]) -> f32 {
 /// 0: not yet detected, 1: SSE2 only, 2: AVX + F16C usable, 3: and AVX2.
 static LEVEL: AtomicU8 = AtomicU8::new(0);
 
-/// The SIMD level (cached after the first call).
+/// The highest level the kernels may use ([`crate::kernel_path`]):
+/// `u8::MAX` for no cap, 0 for the portable kernels only.
+static CAP: AtomicU8 = AtomicU8::new(u8::MAX);
+
+/// The SIMD level the CPU supports (cached after the first call).
 #[inline]
-fn level() -> u8 {
+pub(crate) fn detected_level() -> u8 {
     match LEVEL.load(Ordering::Relaxed) {
         0 => {
             let l = detect();
@@ -111,6 +115,18 @@ fn level() -> u8 {
         }
         l => l,
     }
+}
+
+/// The SIMD level in use: the detected one, capped by [`set_cap`]; 0 means
+/// the portable kernels.
+#[inline]
+pub(crate) fn level() -> u8 {
+    detected_level().min(CAP.load(Ordering::Relaxed))
+}
+
+/// Caps the level the kernels use (`u8::MAX`: no cap; 0: portable only).
+pub(crate) fn set_cap(cap: u8) {
+    CAP.store(cap, Ordering::Relaxed);
 }
 
 /// Whether the CPU and the OS support AVX and F16C.
@@ -157,6 +173,9 @@ pub(crate) fn dots<W: FloatWeights, const R: usize, const S: usize>(
     rows: [&[u8]; R],
     xs: [&[f32]; S],
 ) -> Option<[[f32; S]; R]> {
+    if level() == 0 {
+        return None; // forced: the portable kernel answers
+    }
     dots_on::<W, R, S>(rows, xs, has_avx())
 }
 
