@@ -35,8 +35,13 @@ pub fn all_finite(r: &Result<(), Error>, v: &[f32], what: &str) {
 
 /// Loads `data` and, when it loads, runs every entry point.
 pub fn check(data: &[u8]) {
-    let Ok(model) = Model::from_bytes(data) else {
-        return;
+    let model = match Model::from_bytes(data) {
+        Ok(m) => m,
+        Err(e) => {
+            // Every refusal has a message (allocation-free Display).
+            assert!(!e.to_string().is_empty());
+            return;
+        }
     };
     let d = model.data_dim();
     let nz = model.nz();
