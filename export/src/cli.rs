@@ -1,4 +1,5 @@
-//! The `export` command line, as a library so end-to-end tests can drive it:
+//! The `export` command line (a module of the binary only: it and
+//! [`crate::score`] are the only parts of `export` that use `anyhow`):
 //! - `export [convert] CHECKPOINT [--f32 | --fp16 | --bf16 | --int8] [--calibrate FILE] [--probe FILE]`:
 //!   write a deployable model file after printing its accuracy report (the
 //!   bare form `export CHECKPOINT ...` is `export convert CHECKPOINT ...`);
@@ -12,25 +13,15 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::checkpoint::{write_atomic, Checkpoint};
-use crate::model_file::{DeployModel, Precision};
-use crate::{calibrate, report, score};
 use anyhow::{Context, Result};
 use clap::{ArgGroup, Parser, Subcommand};
+use ddaebm_export::model_file::{DeployModel, Precision};
+use ddaebm_export::{calibrate, report};
+use ddaebm_host::checkpoint::{write_atomic, Checkpoint};
 
-/// A command-line usage error: an unknown flag, a missing argument, a flag
-/// value out of range. The `export` binary prints it and exits with 2 (1 is
-/// for everything else: unreadable files, refused exports).
-#[derive(Debug)]
-pub struct UsageError(pub String);
+use crate::score;
 
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
+pub use ddaebm_host::cli::{restore_default_sigpipe, UsageError};
 
 /// Returns early with a [`UsageError`].
 macro_rules! usage {
@@ -39,34 +30,13 @@ macro_rules! usage {
     };
 }
 
-/// The exit code for an error returned by [`run_args`] (or by the trainer's
-/// own command line): 2 for a [`UsageError`], 1 otherwise.
+/// The exit code for an error returned by [`run_args`]:
+/// [`UsageError::EXIT_CODE`] for a [`UsageError`], 1 otherwise.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<UsageError>().is_some() {
-        2
+        UsageError::EXIT_CODE
     } else {
         1
-    }
-}
-
-/// Restores the default action of SIGPIPE, which the Rust runtime ignores:
-/// printing into a closed pipe (`export inspect M | head -1`) then ends the
-/// process quietly, as with other Unix tools, instead of a panic in
-/// `println!` (exit 101). Binaries call it first thing in `main`.
-pub fn restore_default_sigpipe() {
-    #[cfg(unix)]
-    {
-        extern "C" {
-            fn signal(signum: i32, handler: usize) -> usize;
-        }
-        // SIGPIPE is 13 and SIG_DFL is 0 on Linux, macOS and the BSDs.
-        const SIGPIPE: i32 = 13;
-        const SIG_DFL: usize = 0;
-        // SAFETY: `signal` is async-signal-safe to call here (single-threaded
-        // start of `main`), and SIG_DFL installs no Rust code as a handler.
-        unsafe {
-            signal(SIGPIPE, SIG_DFL);
-        }
     }
 }
 
@@ -458,7 +428,7 @@ fn score_file(cli: ScoreCli) -> Result<()> {
 fn not_a_model_file(path: &Path, bytes: &[u8], e: ddaebm_runtime::Error) -> anyhow::Error {
     let is_checkpoint = safetensors::SafeTensors::read_metadata(bytes)
         .ok()
-        .and_then(|(_, header)| header.metadata().as_ref().map(|m| m.contains_key(crate::checkpoint::META_KEY)))
+        .and_then(|(_, header)| header.metadata().as_ref().map(|m| m.contains_key(ddaebm_host::checkpoint::META_KEY)))
         .unwrap_or(false);
     if is_checkpoint {
         anyhow::anyhow!(
@@ -535,7 +505,7 @@ fn inspect(path: &Path) -> Result<()> {
         Some(crc) => println!(
             "checksum: CRC-32 {crc} ({:#010x}) of the {}-byte data section, checked by the runtime at load",
             crc.parse::<u32>().unwrap_or(0),
-            crate::model_file::data_section(&bytes).len()
+            ddaebm_export::model_file::data_section(&bytes).len()
         ),
         None => println!(
             "checksum: none (written before model files carried one: a corrupt data section goes unnoticed; \
@@ -560,7 +530,7 @@ fn inspect(path: &Path) -> Result<()> {
 /// The `input` lines of `export inspect`: what a reading is (the input
 /// contract), or that the file does not say.
 fn print_input(metadata: &std::collections::HashMap<String, String>, data_dim: usize) {
-    let contract = match crate::contract::InputContract::from_metadata(metadata, data_dim) {
+    let contract = match ddaebm_host::contract::InputContract::from_metadata(metadata, data_dim) {
         Ok(Some(c)) => c,
         Ok(None) => {
             println!(

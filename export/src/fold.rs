@@ -11,25 +11,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::checkpoint::{Arch, Checkpoint, HostTensor};
+use ddaebm_host::checkpoint::{Arch, Checkpoint, HostTensor};
 
-/// Errors folding a checkpoint.
-#[derive(Debug, thiserror::Error)]
-pub enum FoldError {
-    /// A tensor the architecture needs is missing.
-    #[error("checkpoint has no tensor `{0}`; it does not match its own architecture record (re-run `trainer fit`)")]
-    Missing(String),
-    /// A tensor has an unexpected shape.
-    #[error("checkpoint tensor `{name}` has shape {found:?}, expected {expected:?}")]
-    Shape {
-        /// Tensor name.
-        name: String,
-        /// Expected shape.
-        expected: Vec<usize>,
-        /// Found shape.
-        found: Vec<usize>,
-    },
-}
+/// Errors folding a checkpoint: a tensor missing or of the wrong shape
+/// (the checkpoint crate's [`TensorError`], under the name this module
+/// has always used).
+pub use ddaebm_host::checkpoint::TensorError as FoldError;
 
 /// One layer of the deployable chain: `h ← prelu(W h + b[t])`.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,14 +104,8 @@ fn time_codes(tensors: &Tensors<'_>, net: &str, arch: &Arch, steps: usize) -> Re
     Ok((0..steps).map(|t| forward(&layers, &time_embedding(t, arch.t_emb_dim), 0)).collect())
 }
 
-/// The sinusoidal embedding of step index t (same definition as the trainer's).
-pub fn time_embedding(t: usize, dim: usize) -> Vec<f64> {
-    let half = dim / 2;
-    let denom = (half.max(2) - 1) as f64;
-    let w: Vec<f64> = (0..half).map(|k| (-(k as f64) * 10000f64.ln() / denom).exp()).collect();
-    let tf = t as f64;
-    w.iter().map(|wk| (tf * wk).sin()).chain(w.iter().map(|wk| (tf * wk).cos())).collect()
-}
+/// The sinusoidal embedding of step index t (defined with the checkpoint).
+pub use ddaebm_host::checkpoint::time_embedding;
 
 /// Folds network `net` (`energy` or `generator`) of a checkpoint into a
 /// chain whose input is `d_in`-dimensional and output `d_out`-dimensional.

@@ -1,8 +1,12 @@
-//! The `export` binary: see [`ddaebm_export::cli`].
+//! The `export` binary: the command line ([`cli`]) and scoring data files
+//! through the runtime ([`score`]) over the `ddaebm_export` library. These
+//! two modules are the binary's own: they report errors with `anyhow`, the
+//! library does not.
 
 use std::process::ExitCode;
 
-use ddaebm_export::cli;
+mod cli;
+mod score;
 
 fn main() -> ExitCode {
     cli::restore_default_sigpipe();

@@ -7,8 +7,8 @@ use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
 use crate::calibrate::Calibration;
-use crate::checkpoint::{f32_le_bytes, Checkpoint, ScheduleKind};
-use crate::contract::InputContract;
+use ddaebm_host::checkpoint::{f32_le_bytes, Checkpoint, ScheduleKind};
+use ddaebm_host::contract::InputContract;
 use crate::fold::{fold_net, FoldError, Layer};
 use ddaebm_runtime::ScoreKind;
 

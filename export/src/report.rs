@@ -22,7 +22,7 @@
 
 use ddaebm_runtime::{Model, Rng};
 
-use crate::detection::auroc;
+use ddaebm_host::detection::auroc;
 use crate::model_file::Precision;
 
 /// A probe set in raw units, optionally labelled (true = anomaly).

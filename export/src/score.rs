@@ -9,9 +9,9 @@ use anyhow::{bail, Context, Result};
 use ddaebm_runtime::Model;
 use serde::Serialize;
 
-use crate::contract::{self, InputContract};
-use crate::detection::{auroc, average_precision};
-use crate::table::{self, Table};
+use ddaebm_host::contract::{self, InputContract};
+use ddaebm_host::detection::{auroc, average_precision};
+use ddaebm_host::table::{self, Table};
 
 /// Rows to score, in raw units, with optional labels (true = anomaly).
 #[derive(Debug, Clone)]
@@ -293,7 +293,7 @@ pub fn scores_csv(model: &Model<'_>, scores: &[f64], labels: Option<&[bool]>) ->
 /// Writes [`scores_csv`] to `path` (atomically).
 pub fn write_scores(path: &Path, model: &Model<'_>, scores: &[f64], labels: Option<&[bool]>) -> Result<()> {
     let out = scores_csv(model, scores, labels)?;
-    crate::checkpoint::write_atomic(path, out.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+    ddaebm_host::checkpoint::write_atomic(path, out.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

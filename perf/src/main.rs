@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use ddaebm_export::checkpoint::Checkpoint;
+use ddaebm_host::checkpoint::Checkpoint;
 use ddaebm_export::model_file::{DeployModel, Precision};
 use ddaebm_runtime::{Model, Rng};
 use ddaebm_trainer::model::Ddaebm;

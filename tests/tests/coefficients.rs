@@ -2,7 +2,7 @@
 //! model file match values computed independently (tests/golden/schedule.py,
 //! Python's math module, in the reference implementation's formulation).
 
-use ddaebm_export::checkpoint::ScheduleKind;
+use ddaebm_host::checkpoint::ScheduleKind;
 use ddaebm_trainer::diffusion::compute_schedule;
 
 struct Golden {

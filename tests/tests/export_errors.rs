@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use ddaebm_export::checkpoint::{Checkpoint, CheckpointError};
+use ddaebm_host::checkpoint::{Checkpoint, CheckpointError};
 use ddaebm_export::fold::FoldError;
 use ddaebm_export::model_file::DeployModel;
 use ddaebm_trainer::fit::{self, FitConfig, RunOptions};

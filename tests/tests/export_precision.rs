@@ -10,8 +10,8 @@ use std::fmt::Write;
 use std::path::Path;
 
 use ddaebm_export::calibrate::quantile;
-use ddaebm_export::cli::run_args;
-use ddaebm_export::detection::auroc;
+use ddaebm_host::detection::auroc;
+use ddaebm_e2e::export;
 use ddaebm_runtime::{Model, Rng};
 use ddaebm_trainer::fit::{self, FitConfig, RunOptions};
 
@@ -73,8 +73,7 @@ fn every_precision_with_calibration_report_and_scoring() {
     {
         let model_path = d.join(format!("model-{name}.safetensors"));
         let report = d.join(format!("report-{name}.json"));
-        run_args([
-            "export",
+        export(&[
             &ckpt,
             flag,
             "--calibrate",
@@ -124,7 +123,7 @@ fn every_precision_with_calibration_report_and_scoring() {
         let per_row = d.join(format!("scores-{name}.csv"));
         let m = s(&model_path);
         let t = s(&d.join("test.csv"));
-        run_args(["export", "score", &m, &t, "--label-column", "label", "--json", &s(&summary), "-o", &s(&per_row)])
+        export(&["score", &m, &t, "--label-column", "label", "--json", &s(&summary), "-o", &s(&per_row)])
             .unwrap();
         let sm = json(&summary);
         let test_scores: Vec<f64> =
@@ -150,7 +149,7 @@ fn every_precision_with_calibration_report_and_scoring() {
     // and the calibration; far-off readings reconstruct badly.
     let rec = d.join("model-rec.safetensors");
     let c = s(&d.join("calib.csv"));
-    run_args(["export", &ckpt, "--score", "reconstruction", "--draws", "4", "--calibrate", &c, "-o", &s(&rec)])
+    export(&[&ckpt, "--score", "reconstruction", "--draws", "4", "--calibrate", &c, "-o", &s(&rec)])
         .unwrap();
     let bytes = std::fs::read(&rec).unwrap();
     let model = Model::from_bytes(&bytes).unwrap();
@@ -173,7 +172,7 @@ fn every_precision_with_calibration_report_and_scoring() {
 
     // The energy score on request: −f(x, 0), as ALGORITHM.md defines it.
     let energy = d.join("model-energy.safetensors");
-    run_args(["export", &ckpt, "--score", "energy", "-o", &s(&energy)]).unwrap();
+    export(&[&ckpt, "--score", "energy", "-o", &s(&energy)]).unwrap();
     let bytes = std::fs::read(&energy).unwrap();
     let model = Model::from_bytes(&bytes).unwrap();
     assert_eq!(model.score_kind(), ddaebm_runtime::ScoreKind::Energy);
@@ -183,23 +182,23 @@ fn every_precision_with_calibration_report_and_scoring() {
 
     // Over the bound: refused with a message naming the override, nothing written.
     let refused = d.join("refused.safetensors");
-    let err = run_args(["export", &ckpt, "--int8", "--max-error", "1e-9", "-o", &s(&refused)]).unwrap_err();
-    assert!(format!("{err:#}").contains("--allow-inaccurate"), "{err:#}");
+    let err = export(&[&ckpt, "--int8", "--max-error", "1e-9", "-o", &s(&refused)]).unwrap_err();
+    assert!(err.contains("--allow-inaccurate"), "{err}");
     assert!(!refused.exists());
-    run_args(["export", &ckpt, "--int8", "--max-error", "1e-9", "--allow-inaccurate", "-o", &s(&refused)]).unwrap();
+    export(&[&ckpt, "--int8", "--max-error", "1e-9", "--allow-inaccurate", "-o", &s(&refused)]).unwrap();
     assert!(Model::from_bytes(&std::fs::read(&refused).unwrap()).unwrap().threshold().is_none());
 
     // A calibration file of the wrong width, or with NaN, is a clear error.
-    let err = run_args(["export", &ckpt, "--calibrate", &s(&d.join("test.csv")), "-o", &s(&refused)]).unwrap_err();
-    assert!(format!("{err:#}").contains("3 data columns"), "{err:#}");
+    let err = export(&[&ckpt, "--calibrate", &s(&d.join("test.csv")), "-o", &s(&refused)]).unwrap_err();
+    assert!(err.contains("3 data columns"), "{err}");
     // A labelled file: drop the label column (--label-column is for --probe).
-    assert!(format!("{err:#}").contains("remove the label column (`label`)"), "{err:#}");
-    assert!(!format!("{err:#}").contains("--label-column"), "{err:#}");
+    assert!(err.contains("remove the label column (`label`)"), "{err}");
+    assert!(!err.contains("--label-column"), "{err}");
     std::fs::write(d.join("nan.csv"), "a,b\n1,2\nnan,3\n").unwrap();
-    let err = run_args(["export", &ckpt, "--calibrate", &s(&d.join("nan.csv"))]).unwrap_err();
-    assert!(format!("{err:#}").contains("line 3"), "{err:#}");
+    let err = export(&[&ckpt, "--calibrate", &s(&d.join("nan.csv"))]).unwrap_err();
+    assert!(err.contains("line 3"), "{err}");
     // Scoring without the label column that was asked for.
     let err =
-        run_args(["export", "score", &s(&refused), &s(&d.join("calib.csv")), "--label-column", "label"]).unwrap_err();
-    assert!(format!("{err:#}").contains("no column called `label`"), "{err:#}");
+        export(&["score", &s(&refused), &s(&d.join("calib.csv")), "--label-column", "label"]).unwrap_err();
+    assert!(err.contains("no column called `label`"), "{err}");
 }

@@ -12,7 +12,7 @@
 
 use std::sync::Mutex;
 
-use ddaebm_export::checkpoint::Checkpoint;
+use ddaebm_host::checkpoint::Checkpoint;
 use ddaebm_export::model_file::{DeployModel, Precision};
 use ddaebm_runtime::{Model, Rng};
 use ddaebm_trainer::fit::{self, FitConfig, RunOptions};

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use ddaebm_export::checkpoint::Checkpoint;
+use ddaebm_host::checkpoint::Checkpoint;
 use ddaebm_export::model_file::{DeployModel, Precision};
 use ddaebm_runtime::Model;
 use ddaebm_trainer::data::Toy;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use ddaebm_export::checkpoint::HostTensor;
+use ddaebm_host::checkpoint::HostTensor;
 use tch::Tensor;
 
 use crate::model::{copy_host, to_host, RestoreError};

@@ -178,14 +178,14 @@ impl FromStr for Toy {
 /// file has and how many windows `--window` makes of them (a plain
 /// "has N rows" would count windows as if they were the file's rows).
 fn too_few_windows(
-    e: crate::userdata::DataError,
+    e: ddaebm_host::table::DataError,
     (rows, cols): (usize, usize),
     length: usize,
     path: &Path,
-) -> crate::userdata::DataError {
-    use crate::userdata::DataError;
+) -> ddaebm_host::table::DataError {
+    use ddaebm_host::table::DataError;
     let (needed, why) = match e {
-        DataError::TooFewRows { .. } => (crate::userdata::MIN_ROWS, "to train"),
+        DataError::TooFewRows { .. } => (ddaebm_host::table::MIN_ROWS, "to train"),
         other => return other,
     };
     let windows = rows + 1 - length;
@@ -220,7 +220,7 @@ pub struct TableSource {
     /// Held-out rows, standardised, row-major (may be empty).
     pub holdout: Vec<f32>,
     /// The standardisation learned on the training rows.
-    pub standardiser: crate::userdata::Standardiser,
+    pub standardiser: ddaebm_host::table::Standardiser,
     /// Rows and columns of the file, before windowing.
     pub file_shape: (usize, usize),
     /// The window length, when the rows were cut into windows.
@@ -228,7 +228,7 @@ pub struct TableSource {
     /// The columns of one row the model reads, in order.
     pub columns: Vec<String>,
     /// The file's columns left out, by reason.
-    pub dropped: crate::userdata::Dropped,
+    pub dropped: ddaebm_host::table::Dropped,
 }
 
 impl Source {
@@ -238,12 +238,12 @@ impl Source {
     /// standardises with the training rows' statistics.
     pub fn from_file(
         path: &std::path::Path,
-        choice: &crate::userdata::ColumnChoice,
+        choice: &ddaebm_host::table::ColumnChoice,
         window: Option<usize>,
         holdout: f64,
         seed: u64,
-    ) -> Result<Source, crate::userdata::DataError> {
-        use crate::userdata;
+    ) -> Result<Source, ddaebm_host::table::DataError> {
+        use ddaebm_host::table as userdata;
         let file = userdata::read(path)?;
         let file_shape = (file.rows, file.dim);
         let (mut table, dropped) = userdata::choose_columns(&file, choice, path)?;
@@ -302,7 +302,7 @@ impl Source {
             ));
         }
         let train = t.train.len() / t.dim;
-        if crate::userdata::small_data(train, t.dim) {
+        if ddaebm_host::table::small_data(train, t.dim) {
             let unit = if t.window.is_some() { "windows" } else { "rows" };
             lines.push(format!(
                 "warning: small data: {train} training {unit} for {} values per {}, fewer than {} x {} = {}. \
@@ -313,9 +313,9 @@ impl Source {
                  docs/small-data.md)",
                 t.dim,
                 if t.window.is_some() { "window" } else { "row" },
-                crate::userdata::ROWS_PER_COLUMN,
+                ddaebm_host::table::ROWS_PER_COLUMN,
                 t.dim,
-                crate::userdata::ROWS_PER_COLUMN * t.dim,
+                ddaebm_host::table::ROWS_PER_COLUMN * t.dim,
             ));
         }
         lines
@@ -323,8 +323,8 @@ impl Source {
 
     /// What the model reads: the columns in order, the window and the
     /// columns left out (stored in the checkpoint, then the model file).
-    pub fn input_contract(&self) -> ddaebm_export::contract::InputContract {
-        use ddaebm_export::contract::InputContract;
+    pub fn input_contract(&self) -> ddaebm_host::contract::InputContract {
+        use ddaebm_host::contract::InputContract;
         match self {
             // As `trainer data` writes them.
             Source::Toy(_) => InputContract::rows(vec!["x".into(), "y".into()]),
@@ -405,10 +405,10 @@ impl Source {
     }
 
     /// The normalisation to store in checkpoints (x_model = (x_raw − mean) / std).
-    pub fn normalisation(&self) -> ddaebm_export::checkpoint::Normalisation {
+    pub fn normalisation(&self) -> ddaebm_host::checkpoint::Normalisation {
         match self {
-            Source::Toy(_) => ddaebm_export::checkpoint::Normalisation::identity(2),
-            Source::Table(t) => ddaebm_export::checkpoint::Normalisation {
+            Source::Toy(_) => ddaebm_host::checkpoint::Normalisation::identity(2),
+            Source::Table(t) => ddaebm_host::checkpoint::Normalisation {
                 mean: t.standardiser.mean.clone(),
                 std: t.standardiser.std.clone(),
             },
@@ -577,7 +577,7 @@ mod tests {
             text += &format!("{},{}\n", (i as f32 * 0.1).sin(), (i as f32 * 0.37).cos());
         }
         std::fs::write(&p, text).unwrap();
-        let all = crate::userdata::ColumnChoice::default();
+        let all = ddaebm_host::table::ColumnChoice::default();
         let e = Source::from_file(&p, &all, Some(295), 0.0, 0).unwrap_err().to_string();
         assert!(e.contains("has 300 rows") && e.contains("--window 295 makes 300 − 295 + 1 = 6 windows"), "{e}");
         assert!(e.contains("at least 10 windows are needed") && e.contains("shorter --window"), "{e}");
@@ -609,7 +609,7 @@ mod tests {
     /// contract records what the model reads.
     #[test]
     fn columns_are_chosen_and_what_was_dropped_is_named() {
-        use crate::userdata::ColumnChoice;
+        use ddaebm_host::table::ColumnChoice;
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("plant.csv");
         let mut text = String::from("id,temp,site,flow,label\n");
@@ -656,7 +656,7 @@ mod tests {
     /// gives the numbers; fewer than 10 rows is still refused.
     #[test]
     fn small_data_is_a_warning_not_an_error() {
-        use crate::userdata::ColumnChoice;
+        use ddaebm_host::table::ColumnChoice;
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("wide.csv");
         let cols = 64;

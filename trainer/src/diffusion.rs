@@ -12,7 +12,7 @@
 //! as in the reference, which drops β_0 from the posterior's betas); this
 //! makes the t = 0 step return x̂0 exactly (coef1_0 = 1, coef2_0 = 0).
 
-use ddaebm_export::checkpoint::{ScheduleKind, ScheduleMeta};
+use ddaebm_host::checkpoint::{ScheduleKind, ScheduleMeta};
 use tch::{Device, Kind, Tensor};
 
 /// ε of the continuous time grid s_k = k/T · (1 − ε) + ε.

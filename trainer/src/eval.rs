@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::data::{Source, Toy};
-use crate::fit::{mix_seed, sample};
+use crate::sampling::{mix_seed, sample};
 use crate::metrics;
 use crate::model::Ddaebm;
 use crate::plots;

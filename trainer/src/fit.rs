@@ -12,10 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
-use ddaebm_export::base::GaussianBase;
-use ddaebm_export::checkpoint::{
-    Arch, BaseMeta, Checkpoint, CheckpointMeta, HostTensor, ScheduleKind, BASE_BASIS, BASE_VARIANCE, FORMAT, VERSION,
+use ddaebm_host::base::GaussianBase;
+use ddaebm_host::checkpoint::{
+    Arch, BaseMeta, Checkpoint, CheckpointError, CheckpointMeta, HostTensor, ScheduleKind, BASE_BASIS, BASE_VARIANCE, FORMAT, VERSION,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -23,11 +22,12 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::adam::Adam;
-use crate::data::{Source, Toy};
-use crate::diffusion::compute_schedule;
+use crate::data::{Source, Toy, UnknownDataset};
+use crate::diffusion::{compute_schedule, ScheduleError};
 use crate::eval::{self, EvalSizes};
 use crate::losses::{energy_loss, generator_loss, Batch};
-use crate::model::{Ddaebm, Ema};
+use crate::model::{Ddaebm, Ema, RestoreError};
+use crate::sampling::{mix_seed, sample};
 
 /// The whole training configuration (stored in every checkpoint).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,7 +112,7 @@ pub struct FitConfig {
     pub eval_every: u64,
     /// Give f a Gaussian base measure fitted to the training rows, with the
     /// network's output bounded to (−`residual_bound`, `residual_bound`)
-    /// (`ddaebm_export::base`; docs/training.md, departure 9). Off in
+    /// (`ddaebm_host::base`; docs/training.md, departure 9). Off in
     /// checkpoints written before it existed.
     #[serde(default)]
     pub energy_base: bool,
@@ -227,8 +227,8 @@ impl FitConfig {
     }
 
     /// Which columns of the user's file the model reads.
-    pub fn column_choice(&self) -> ddaebm_export::table::ColumnChoice {
-        ddaebm_export::table::ColumnChoice {
+    pub fn column_choice(&self) -> ddaebm_host::table::ColumnChoice {
+        ddaebm_host::table::ColumnChoice {
             columns: self.columns.clone(),
             drop: self.drop_columns.clone(),
             drop_constant: self.drop_constant,
@@ -286,6 +286,82 @@ pub struct RunOptions {
     pub stop: Option<Arc<AtomicBool>>,
 }
 
+/// What stops [`fit`] (and the configuration around it); every message
+/// says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    /// The user's data file cannot be used.
+    #[error(transparent)]
+    Data(#[from] ddaebm_host::table::DataError),
+    /// `--dataset` names no built-in set.
+    #[error(transparent)]
+    UnknownDataset(#[from] UnknownDataset),
+    /// The schedule flags give no valid diffusion.
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    /// Reading or writing a checkpoint failed.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// A checkpoint's tensors do not fit the model it describes.
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+    /// `--resume DIR` names no readable checkpoint.
+    #[error("no checkpoint to resume in {}; pass the run folder of an earlier `trainer fit`", .dir.display())]
+    NoCheckpoint {
+        /// The run folder.
+        dir: PathBuf,
+        /// Why it cannot be read.
+        source: CheckpointError,
+    },
+    /// The checkpoint has no trainer state to resume from.
+    #[error("{}: no trainer state; was it written by `trainer fit`?", .path.display())]
+    NoTrainState {
+        /// The checkpoint.
+        path: PathBuf,
+        /// Why the state does not parse.
+        source: serde_json::Error,
+    },
+    /// The run folder cannot be created.
+    #[error("cannot create run folder {}", .path.display())]
+    CreateFolder {
+        /// The folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file cannot be created.
+    #[error("cannot write {}", .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Writing the log failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The trainer state does not serialise.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// The flags or the run's state refuse the request, or training
+    /// diverged; the message says what to change.
+    #[error("{0}")]
+    Refused(String),
+    /// [`RunOptions::stop`] was set: see [`Interrupted`].
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+}
+
+/// [`fit`]'s results.
+pub type Result<T, E = FitError> = std::result::Result<T, E>;
+
+/// Returns early with [`FitError::Refused`].
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err(FitError::Refused(format!($($arg)*)))
+    };
+}
+
 /// The error [`fit`] returns when [`RunOptions::stop`] was set: nothing is
 /// lost, the run continues exactly with `trainer fit --resume`.
 #[derive(Debug, thiserror::Error)]
@@ -329,14 +405,6 @@ pub struct FitReport {
     pub loss_generator: f64,
 }
 
-/// A 64-bit mix (SplitMix64 finaliser) for deriving per-iteration seeds.
-pub fn mix_seed(seed: u64, stream: u64) -> u64 {
-    let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0x632B_E59B_D9B4_E019);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Seed stream of the rows the base measure is fitted to (built-in sets only).
 const BASE_STREAM: u64 = u64::MAX - 1;
 
@@ -368,7 +436,8 @@ pub fn parse_device(s: &str) -> Result<Device> {
 /// checkpoint except `iters`).
 pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Result<FitReport> {
     tch::set_num_threads(opts.threads as i32);
-    std::fs::create_dir_all(&opts.out).with_context(|| format!("cannot create run folder {}", opts.out.display()))?;
+    std::fs::create_dir_all(&opts.out)
+        .map_err(|source| FitError::CreateFolder { path: opts.out.clone(), source })?;
 
     let (config, mut model, mut opt_e, mut opt_g, mut ema, start) = match resume {
         None => {
@@ -386,11 +455,10 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
         }
         Some(dir) => {
             let path = checkpoint_path(dir);
-            let ckpt = Checkpoint::load(&path).with_context(|| {
-                format!("no checkpoint to resume in {}; pass the run folder of an earlier `trainer fit`", dir.display())
-            })?;
+            let ckpt =
+                Checkpoint::load(&path).map_err(|source| FitError::NoCheckpoint { dir: dir.to_path_buf(), source })?;
             let state: TrainState = serde_json::from_value(ckpt.meta.train.clone())
-                .with_context(|| format!("{}: no trainer state; was it written by `trainer fit`?", path.display()))?;
+                .map_err(|source| FitError::NoTrainState { path: path.clone(), source })?;
             let mut cfg = state.config.clone();
             cfg.iters = config.iters;
             if cfg.cosine_lr && state.config.iters != cfg.iters && cfg.iters > ckpt.meta.iteration {
@@ -554,13 +622,13 @@ fn optimisers(model: &Ddaebm, c: &FitConfig) -> (Adam, Adam) {
 fn open_log(path: &Path, start: u64) -> Result<std::io::BufWriter<std::fs::File>> {
     const HEADER: &str = "iteration,loss_energy,f_real,f_fake,r1,loss_generator,e_f,l_lat,l_rec,l_kl,iters_per_sec";
     let file = if start == 0 {
-        let mut f = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut f = std::fs::File::create(path).map_err(|source| FitError::Write { path: path.to_path_buf(), source })?;
         writeln!(f, "{HEADER}")?;
         f
     } else {
         // Resume: drop rows past the checkpoint (written after it by the interrupted run).
         let old = std::fs::read_to_string(path).unwrap_or_default();
-        let mut f = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut f = std::fs::File::create(path).map_err(|source| FitError::Write { path: path.to_path_buf(), source })?;
         writeln!(f, "{HEADER}")?;
         for line in old.lines().skip(1) {
             match line.split(',').next().and_then(|s| s.parse::<u64>().ok()) {
@@ -683,31 +751,11 @@ fn evaluate_and_plot(
         opt(r.high_quality_pct),
         opt(r.nll)
     ));
-    ddaebm_export::checkpoint::write_atomic(&path, (lines.join("\n") + "\n").as_bytes())?;
+    ddaebm_host::checkpoint::write_atomic(&path, (lines.join("\n") + "\n").as_bytes())?;
     if let Err(e) = drawn {
         eprintln!("warning: could not draw the pictures: {e}");
     }
     Ok(())
-}
-
-/// Draws `n` samples with the T-step chain of ALGORITHM.md §3, in the
-/// model's (normalised) units, row-major [n, D]. `bn_train` selects batch
-/// statistics for BatchNorm (the reference's behaviour) instead of the
-/// running statistics that a deployed model uses.
-pub fn sample(model: &Ddaebm, n: usize, seed: u64, bn_train: bool) -> Vec<f32> {
-    tch::manual_seed(seed as i64);
-    let d = model.arch.data_dim as i64;
-    let out = tch::no_grad(|| {
-        let mut x = Tensor::randn([n as i64, d], (Kind::Float, model.device));
-        for t in (0..model.schedule.steps).rev() {
-            let tt = Tensor::full([n as i64], t as i64, (Kind::Int64, model.device));
-            let z = model.generator.latent(n as i64, model.device);
-            let x0 = model.generator.forward_t(&x, &z, &tt, bn_train);
-            x = model.diffusion.posterior_sample(&x0, &x, &tt);
-        }
-        x
-    });
-    crate::model::to_host(&out).data
 }
 
 /// MMD² between `n` model samples and `n` fresh data points, and the

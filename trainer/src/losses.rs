@@ -32,7 +32,7 @@ pub struct EnergyLoss {
 
 /// L_E = mean(−f(x_t, t) + f(sg x'_t, t)) + γ/2 · mean ‖∇_{x_t}[f(x_t, t) + log N(x_{t+1}; a x_t, σ²)]‖²
 /// (ALGORITHM.md §5), and, when f has a Gaussian base measure
-/// (`ddaebm_export::base`), two departures:
+/// (`ddaebm_host::base`), two departures:
 ///
 /// - the R1 penalty is on the gradient of the network's residual + log N,
 ///   not of the whole f: the base's own slope is fixed, and penalising it

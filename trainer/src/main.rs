@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use ddaebm_export::checkpoint::{Checkpoint, CheckpointError, ScheduleKind, VERSION};
-use ddaebm_export::cli::UsageError;
+use ddaebm_host::checkpoint::{Checkpoint, CheckpointError, ScheduleKind, VERSION};
+use ddaebm_host::cli::UsageError;
 use ddaebm_trainer::eval::{self, EvalSizes};
 use ddaebm_trainer::fit::{self, FitConfig, RunOptions};
 use ddaebm_trainer::model::Ddaebm;
@@ -568,7 +568,7 @@ fn run_eval(checkpoint: PathBuf, out: Option<PathBuf>, seed: u64) -> Result<()> 
 fn run_sample(checkpoint: PathBuf, n: usize, seed: u64, out: PathBuf) -> Result<()> {
     let ckpt = Checkpoint::load(&checkpoint)?;
     let model = Ddaebm::from_checkpoint(&ckpt, tch::Device::cuda_if_available())?;
-    let s = fit::sample(&model, n, seed, false);
+    let s = ddaebm_trainer::sampling::sample(&model, n, seed, false);
     let norm = &ckpt.meta.normalisation;
     let d = model.arch.data_dim;
     let raw: Vec<f32> =
@@ -628,8 +628,18 @@ fn npy_f32(data: &[f32], n: usize, d: usize) -> Vec<u8> {
     out
 }
 
+/// The exit code for an error: [`UsageError::EXIT_CODE`] for a
+/// [`UsageError`], 1 otherwise (as `export`).
+fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<UsageError>().is_some() {
+        UsageError::EXIT_CODE
+    } else {
+        1
+    }
+}
+
 fn main() -> ExitCode {
-    ddaebm_export::cli::restore_default_sigpipe();
+    ddaebm_host::cli::restore_default_sigpipe();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.cmd {
@@ -644,12 +654,12 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if let Some(i) = e.downcast_ref::<fit::Interrupted>() {
+            if let Some(fit::FitError::Interrupted(i)) = e.downcast_ref::<fit::FitError>() {
                 eprintln!("trainer: {i}");
                 return ExitCode::from(INTERRUPTED as u8);
             }
             eprintln!("error: {e:#}");
-            ExitCode::from(ddaebm_export::cli::exit_code(&e))
+            ExitCode::from(exit_code(&e))
         }
     }
 }

@@ -106,7 +106,7 @@ pub fn grid_nll(log_density: impl Fn(&[f32]) -> Vec<f64>, points: &[f32], lo: [f
     f_pts.iter().map(|f| log_z - f).sum::<f64>() / count as f64
 }
 
-pub use ddaebm_export::detection::{auroc, average_precision};
+pub use ddaebm_host::detection::{auroc, average_precision};
 
 #[cfg(test)]
 mod tests {

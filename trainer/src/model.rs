@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use ddaebm_export::base::GaussianBase;
-use ddaebm_export::checkpoint::{Arch, Checkpoint, HostTensor, ScheduleMeta};
+use ddaebm_host::base::GaussianBase;
+use ddaebm_host::checkpoint::{Arch, Checkpoint, HostTensor, ScheduleMeta};
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::diffusion::Diffusion;
@@ -71,7 +71,7 @@ impl Ddaebm {
     }
 
     /// Gives f a Gaussian base measure (or removes it): see
-    /// `ddaebm_export::base`. Not a variable: it is fixed before training.
+    /// `ddaebm_host::base`. Not a variable: it is fixed before training.
     pub fn set_base(&mut self, base: Option<GaussianBase>) {
         self.energy.set_base(base.as_ref(), &self.schedule.a_bar, &self.schedule.sigma_bar, self.device);
         self.base = base;

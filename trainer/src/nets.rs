@@ -15,15 +15,15 @@
 //! and, with BatchNorm, `bn.{weight,bias,running_mean,running_var}`; the
 //! posterior encoder's heads are `encoder.mu.*` and `encoder.logvar.*`.
 
-use ddaebm_export::base::GaussianBase;
-use ddaebm_export::checkpoint::Arch;
+use ddaebm_host::base::GaussianBase;
+use ddaebm_host::checkpoint::Arch;
 use tch::nn::{self, Module, ModuleT};
 use tch::{Device, Kind, Tensor};
 
 /// Initial PReLU slope (PyTorch's default).
 pub const PRELU_INIT: f64 = 0.25;
 
-pub use ddaebm_export::fold::time_embedding;
+pub use ddaebm_host::checkpoint::time_embedding;
 
 /// Linear layer + optional BatchNorm + optional PReLU.
 #[derive(Debug)]
@@ -108,7 +108,7 @@ impl ToyNet {
 /// The energy network f_θ(x, t) → R (higher = more likely).
 ///
 /// Without a base measure f is the network itself (ALGORITHM.md §4). With
-/// one ([`EnergyNet::set_base`], `ddaebm_export::base`), f is the Gaussian
+/// one ([`EnergyNet::set_base`], `ddaebm_host::base`), f is the Gaussian
 /// base's log-density at step t plus the network's output bounded to
 /// (−B, B): integrable by construction.
 #[derive(Debug)]

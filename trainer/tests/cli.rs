@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use ddaebm_export::checkpoint::Checkpoint;
+use ddaebm_host::checkpoint::Checkpoint;
 
 fn trainer(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_trainer"));

@@ -57,7 +57,7 @@ fn sigkill_then_resume_equals_uninterrupted_run() {
     child.wait().unwrap();
 
     // Whatever moment it died, the checkpoint on disk is complete.
-    let meta = ddaebm_export::checkpoint::Checkpoint::load(&ckpt).expect("checkpoint readable after SIGKILL");
+    let meta = ddaebm_host::checkpoint::Checkpoint::load(&ckpt).expect("checkpoint readable after SIGKILL");
     assert!(meta.meta.iteration % 20 == 0 && meta.meta.iteration >= 20);
     let leftovers: Vec<_> = std::fs::read_dir(&killed)
         .unwrap()
@@ -104,7 +104,7 @@ fn diverging_run_stops_and_keeps_the_last_good_checkpoint() {
     assert!(!res.status.success());
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(err.contains("diverged") && err.contains("last good checkpoint"), "{err}");
-    let ckpt = ddaebm_export::checkpoint::Checkpoint::load(&out.join("checkpoint.safetensors")).unwrap();
+    let ckpt = ddaebm_host::checkpoint::Checkpoint::load(&out.join("checkpoint.safetensors")).unwrap();
     assert!(ckpt.meta.iteration >= 1);
     assert!(ckpt.tensors.values().all(|t| t.data.iter().all(|v| v.is_finite())), "kept checkpoint is not finite");
 }

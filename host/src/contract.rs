@@ -14,10 +14,26 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::table::Table;
+
+/// A model file's input contract that contradicts itself, or a data file
+/// that does not match it; the message names the column or key and what
+/// to do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ContractError(pub String);
+
+/// This module's results.
+pub type Result<T, E = ContractError> = std::result::Result<T, E>;
+
+/// Returns early with a [`ContractError`].
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err(ContractError(format!($($arg)*)))
+    };
+}
 
 /// What a model reads and how (stored in checkpoints and model files).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,7 +97,7 @@ pub fn decode_name(stored: &str) -> Result<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| anyhow::anyhow!("`{stored}` does not decode to UTF-8"))
+    String::from_utf8(out).map_err(|_| ContractError(format!("`{stored}` does not decode to UTF-8")))
 }
 
 /// Undoes [`encode_names`] (the empty string is one empty name).
@@ -124,8 +140,8 @@ impl InputContract {
         let Some(columns) = meta.get("columns") else { return Ok(None) };
         let columns = decode_names(columns)?;
         let number = |key: &str| -> Result<usize> {
-            let v = meta.get(key).ok_or_else(|| anyhow::anyhow!("`columns` without `{key}`"))?;
-            v.parse::<usize>().ok().filter(|&n| n >= 1).ok_or_else(|| anyhow::anyhow!("`{key}` is `{v}`"))
+            let v = meta.get(key).ok_or_else(|| ContractError(format!("`columns` without `{key}`")))?;
+            v.parse::<usize>().ok().filter(|&n| n >= 1).ok_or_else(|| ContractError(format!("`{key}` is `{v}`")))
         };
         let (channels, window, window_stride) = (number("channels")?, number("window")?, number("window_stride")?);
         if channels != columns.len() {

@@ -203,6 +203,36 @@ pub struct HostTensor {
     pub data: Vec<f32>,
 }
 
+/// A checkpoint that lacks a tensor its architecture record needs, or has
+/// one of the wrong shape (`export`'s folding reports these as
+/// `ddaebm_export::fold::FoldError`, the same type).
+#[derive(Debug, thiserror::Error)]
+pub enum TensorError {
+    /// A tensor the architecture needs is missing.
+    #[error("checkpoint has no tensor `{0}`; it does not match its own architecture record (re-run `trainer fit`)")]
+    Missing(String),
+    /// A tensor has an unexpected shape.
+    #[error("checkpoint tensor `{name}` has shape {found:?}, expected {expected:?}")]
+    Shape {
+        /// Tensor name.
+        name: String,
+        /// Expected shape.
+        expected: Vec<usize>,
+        /// Found shape.
+        found: Vec<usize>,
+    },
+}
+
+/// The sinusoidal embedding of step index t (the trainer's networks and
+/// `export`'s folding use this one definition).
+pub fn time_embedding(t: usize, dim: usize) -> Vec<f64> {
+    let half = dim / 2;
+    let denom = (half.max(2) - 1) as f64;
+    let w: Vec<f64> = (0..half).map(|k| (-(k as f64) * 10000f64.ln() / denom).exp()).collect();
+    let tf = t as f64;
+    w.iter().map(|wk| (tf * wk).sin()).chain(w.iter().map(|wk| (tf * wk).cos())).collect()
+}
+
 /// A loaded checkpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
@@ -214,13 +244,13 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// The energy's Gaussian base measure, when the checkpoint has one.
-    pub fn gaussian_base(&self) -> Result<Option<crate::base::GaussianBase>, crate::fold::FoldError> {
+    pub fn gaussian_base(&self) -> Result<Option<crate::base::GaussianBase>, TensorError> {
         let Some(meta) = &self.meta.energy_base else { return Ok(None) };
         let d = self.meta.arch.data_dim;
-        let get = |name: &str, shape: Vec<usize>| -> Result<Vec<f64>, crate::fold::FoldError> {
-            let t = self.tensors.get(name).ok_or_else(|| crate::fold::FoldError::Missing(name.into()))?;
+        let get = |name: &str, shape: Vec<usize>| -> Result<Vec<f64>, TensorError> {
+            let t = self.tensors.get(name).ok_or_else(|| TensorError::Missing(name.into()))?;
             if t.shape != shape {
-                return Err(crate::fold::FoldError::Shape {
+                return Err(TensorError::Shape {
                     name: name.into(),
                     expected: shape,
                     found: t.shape.clone(),
