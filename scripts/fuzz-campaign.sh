@@ -23,6 +23,9 @@ usage() { echo "usage: scripts/fuzz-campaign.sh LOAD_AND_RUN_SECONDS STRUCTURED_
 [ $# -eq 2 ] || usage
 case "$1$2" in '' | *[!0-9]*) usage ;; esac
 declare -A SECONDS_OF=([load_and_run]=$1 [structured]=$2)
+# The structured target reads its bytes as a stream of choices: long inputs
+# from the start (no length ramp) reach the larger models and rarer branches.
+declare -A LEN_FLAGS=([load_and_run]="" [structured]="-max_len=8192 -len_control=0")
 JOBS=${JOBS:-1}
 MAX_FILES=${MAX_FILES:-200}
 MAX_KB=${MAX_KB:-512}
@@ -53,7 +56,7 @@ for target in load_and_run structured; do
   for j in $(seq 1 "$JOBS"); do
     (cd runtime && exec cargo +nightly fuzz run -s none "$target" "$WORK/$target" -- \
         -max_total_time="${SECONDS_OF[$target]}" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
-        -seed="$j") >"$WORK/$target.$j.log" 2>&1 &
+        -seed="$j" ${LEN_FLAGS[$target]}) >"$WORK/$target.$j.log" 2>&1 &
     pids+=($!)
   done
   status=0

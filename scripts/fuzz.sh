@@ -48,7 +48,8 @@ for target in load_and_run structured; do
   (
     cd runtime
     cargo +nightly fuzz run "$target" "$WORK/$target" "$SEEDS" -- \
-      -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+      -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+      $([ "$target" = structured ] && echo "-max_len=8192 -len_control=0")
   ) >"$LOG" 2>&1 || status=$?
   grep -E '^(#[0-9]+ +(INITED|DONE))|panicked|ERROR|SUMMARY' "$LOG" >&2 || true
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$LOG" | tail -n 1)"
