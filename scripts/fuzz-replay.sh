@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Replays fuzzer-generated model files on the Cortex-M4F under QEMU
+# (firmware-examples/cortex-m4f-replay, mps2-an386) and on the host
+# (firmware-examples/host-check, `replay` binary): both run
+# firmware-examples/common/replay.rs on every file of runtime/fuzz/replay
+# (load; energy at every step and the anomaly score of two fixed inputs; one
+# sample) and print `cmp` lines, compared here line by line: every value's
+# bits and every error's text must agree.
+#
+#   scripts/fuzz-replay.sh                build, run, compare; ends with
+#                                         "fuzz replay: N passed, M failed"
+#   scripts/fuzz-replay.sh --regenerate   first rewrite runtime/fuzz/replay from the
+#                                         structure-aware target's corpus
+#                                         (runtime/fuzz/corpus/structured; 24 files of
+#                                         at most 16 KiB, one per kind of model, and a
+#                                         few that fail to load)
+#
+# Environment: CARGO_TARGET_DIR (firmware; default firmware-examples/target),
+# QEMU_TIMEOUT (seconds, default 120).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib.sh
+source "$root/scripts/lib.sh"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/firmware-examples/target}
+export QEMU_TIMEOUT=${QEMU_TIMEOUT:-120}
+replay=$root/runtime/fuzz/replay
+case "${1:-}" in
+  "") ;;
+  --regenerate)
+    echo "== corpus-to-models: runtime/fuzz/corpus/structured -> runtime/fuzz/replay" >&2
+    (cd "$root/runtime/fuzz" && cargo build --release --quiet --bin corpus-to-models)
+    rm -rf "$replay" && mkdir -p "$replay"
+    "$root/runtime/fuzz/target/release/corpus-to-models" "$root/runtime/fuzz/corpus/structured" "$replay" 24 16384
+    ;;
+  *) echo "usage: scripts/fuzz-replay.sh [--regenerate]" >&2; exit 2 ;;
+esac
+command -v qemu-system-arm >/dev/null || "$root/scripts/firmware.sh" >/dev/null # installs QEMU and the target
+rustup target list --installed | grep -qx thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo "== building the replay firmware ($(ls "$replay" | wc -l) model files)" >&2
+(cd "$root/firmware-examples/cortex-m4f-replay" && DDAEBM_REPLAY_DIR=$replay cargo build --release --locked -q)
+elf=$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/cortex-m4f-replay
+echo "== qemu-system-arm -machine mps2-an386" >&2
+set +e
+qemu_m4f "$elf" >"$tmp/arm.txt" 2>"$tmp/arm.err"
+status=$?
+set -e
+if [ "$status" -ne 0 ]; then
+  tail -5 "$tmp/arm.txt" >&2; cat "$tmp/arm.err" >&2
+  echo "replay firmware FAILED: exit status $status" >&2
+  exit "$status"
+fi
+echo "== host" >&2
+(cd "$root/firmware-examples/host-check" && cargo build --release --locked -q --bin replay)
+"$CARGO_TARGET_DIR/release/replay" "$replay" >"$tmp/host.txt"
+grep '^cmp ' "$tmp/arm.txt" >"$tmp/arm.cmp" || true
+grep '^cmp ' "$tmp/host.txt" >"$tmp/host.cmp" || true
+passed=0; failed=0
+while IFS= read -r a && IFS= read -r h <&3; do
+  if [ "$a" = "$h" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "MISMATCH: firmware '$a' host '$h'" >&2; fi
+done <"$tmp/arm.cmp" 3<"$tmp/host.cmp"
+na=$(wc -l <"$tmp/arm.cmp"); nh=$(wc -l <"$tmp/host.cmp")
+if [ "$na" -ne "$nh" ] || [ "$na" -eq 0 ]; then
+  echo "line counts differ or empty: firmware $na, host $nh" >&2
+  failed=$((failed + 1))
+fi
+tail -1 "$tmp/arm.txt"
+grep -c ' load error: ' "$tmp/arm.cmp" | sed 's/^/files refused at load: /'
+echo "fuzz replay: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
