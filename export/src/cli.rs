@@ -257,10 +257,10 @@ fn convert(cli: ConvertCli) -> Result<()> {
             report::Probe { points: rows.table.data, labels: rows.labels, source }
         }
         None => report::default_probe(&runtime_model(reference)?, 512, 0)
-            .map_err(|e| anyhow::anyhow!("cannot sample the f32 model for the probe: {e}"))?,
+            .context("cannot sample the f32 model for the probe")?,
     };
     let rows = report::measure(reference, &files, &probe, report::Settings::default())
-        .map_err(|e| anyhow::anyhow!("accuracy report failed: {e}"))?;
+        .context("accuracy report failed")?;
     println!("accuracy against f32 on {}:", probe.source);
     print!("{}", report::table(&rows, precision));
     if let Some(path) = &cli.report {
@@ -438,7 +438,7 @@ fn not_a_model_file(path: &Path, bytes: &[u8], e: ddaebm_runtime::Error) -> anyh
             path.display()
         )
     } else {
-        anyhow::anyhow!("{} is not a usable model file: {e}", path.display())
+        anyhow::Error::new(e).context(format!("{} is not a usable model file", path.display()))
     }
 }
 

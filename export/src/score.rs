@@ -220,7 +220,7 @@ pub fn anomaly_scores(model: &Model<'_>, rows: &Table) -> Result<Vec<f64>> {
             model
                 .anomaly_score(rows.row(r), &mut scratch)
                 .map(f64::from)
-                .map_err(|e| anyhow::anyhow!("row {}: {e}", r + 1))
+                .with_context(|| format!("row {}", r + 1))
         })
         .collect()
 }
@@ -277,7 +277,7 @@ pub fn scores_csv(model: &Model<'_>, scores: &[f64], labels: Option<&[bool]>) ->
         out += &format!("{s}");
         match model.threshold() {
             Some(th) => {
-                let tail = model.tail_probability(s as f32).map_err(|e| anyhow::anyhow!("row {}: {e}", i + 1))?;
+                let tail = model.tail_probability(s as f32).with_context(|| format!("row {}", i + 1))?;
                 out += &format!(",{tail},{}", u8::from(s as f32 > th));
             }
             None => out += ",,",

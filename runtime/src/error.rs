@@ -395,3 +395,8 @@ impl fmt::Display for Error {
         }
     }
 }
+
+/// The runtime's errors are standard errors (`?` into `anyhow`, `Box<dyn
+/// Error>`, …); their messages come from [`Display`](fmt::Display), which
+/// allocates nothing.
+impl core::error::Error for Error {}

@@ -94,6 +94,8 @@
 //! * `format`: the safetensors header reader ([`MAX_LAYERS`], [`TensorName`]);
 //! * `model`: loading and validation ([`Model::from_bytes`]), the network chain;
 //! * `kernels`: matrix–vector product (F32/F16/BF16/I8 weights) and PReLU;
+//! * [`kernel_path`] (x86-64 only): forcing the portable or a SIMD kernel
+//!   path, for differential tests;
 //! * `schedule`: [`Model::coef1`], [`Model::coef2`], [`Model::posterior_std`];
 //! * `energy`: [`Model::energy`], [`Model::anomaly_score`];
 //! * `base`: the energy's Gaussian base measure (files that carry one):
