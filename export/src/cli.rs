@@ -65,6 +65,9 @@ enum Cmd {
     Inspect {
         /// A model file written by `export` (e.g. runs/25gaussians/model-f32.safetensors).
         model: PathBuf,
+        /// Print the same facts as one JSON object on stdout instead (for scripts).
+        #[arg(long)]
+        json: bool,
     },
     /// Score a CSV / .npy file with a model file, through the device runtime.
     Score(ScoreCli),
@@ -442,11 +445,14 @@ fn not_a_model_file(path: &Path, bytes: &[u8], e: ddaebm_runtime::Error) -> anyh
     }
 }
 
-/// `export inspect FILE`: metadata, tensors and the runtime's needs.
-fn inspect(path: &Path) -> Result<()> {
+/// `export inspect FILE [--json]`: metadata, tensors and the runtime's needs.
+fn inspect(path: &Path, json: bool) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let model = ddaebm_runtime::Model::from_bytes(&bytes).map_err(|e| not_a_model_file(path, &bytes, e))?;
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).context("not a safetensors file")?;
+    if json {
+        return inspect_json(path, &bytes, &model, &header);
+    }
     println!("{}: {} bytes", path.display(), bytes.len());
     println!("metadata:");
     let metadata = header.metadata().clone().unwrap_or_default();
@@ -474,13 +480,7 @@ fn inspect(path: &Path) -> Result<()> {
             t.data_offsets.1 - t.data_offsets.0
         );
     }
-    let macs = |net: &str| -> usize {
-        tensors
-            .iter()
-            .filter(|(n, _)| n.starts_with(net) && n.ends_with(".weight"))
-            .map(|(_, t)| t.shape.iter().product::<usize>())
-            .sum()
-    };
+    let macs = |net: &str| network_macs(&header, net);
     println!(
         "anomaly score: {}",
         match model.score_kind() {
@@ -515,7 +515,7 @@ fn inspect(path: &Path) -> Result<()> {
     println!("runtime needs:");
     println!("  flash              {} bytes (the file, read in place)", bytes.len());
     println!("  scratch RAM        {} bytes ({} f32, `scratch_len()`)", 4 * model.scratch_len(), model.scratch_len());
-    let base_macs = if model.has_energy_base() { model.data_dim() * model.data_dim() } else { 0 };
+    let base_macs = base_macs(&model);
     println!(
         "  per call           energy: {} multiply-accumulates{}; sample: {} x {} = {}",
         macs("energy.") + base_macs,
@@ -525,6 +525,71 @@ fn inspect(path: &Path) -> Result<()> {
         model.steps() * macs("generator.")
     );
     Ok(())
+}
+
+/// Multiply-accumulates of one pass of network `net` (`energy.` or
+/// `generator.`): the sum of out × in over its `*.weight` tensors.
+fn network_macs(header: &safetensors::tensor::Metadata, net: &str) -> usize {
+    header
+        .tensors()
+        .iter()
+        .filter(|(n, _)| n.starts_with(net) && n.ends_with(".weight"))
+        .map(|(_, t)| t.shape.iter().product::<usize>())
+        .sum()
+}
+
+/// Multiply-accumulates of the energy's base measure (D × D), 0 without one.
+fn base_macs(model: &ddaebm_runtime::Model<'_>) -> usize {
+    if model.has_energy_base() {
+        model.data_dim() * model.data_dim()
+    } else {
+        0
+    }
+}
+
+/// `export inspect FILE --json`: the facts of `inspect` as one JSON object
+/// (scripts read the MAC counts from it: scripts/firmware-report.sh).
+fn inspect_json(
+    path: &Path,
+    bytes: &[u8],
+    model: &ddaebm_runtime::Model<'_>,
+    header: &safetensors::tensor::Metadata,
+) -> Result<()> {
+    let metadata: std::collections::BTreeMap<String, String> =
+        header.metadata().clone().unwrap_or_default().into_iter().collect();
+    let mut tensors: Vec<(String, safetensors::tensor::TensorInfo)> =
+        header.tensors().into_iter().map(|(k, v)| (k, v.clone())).collect();
+    tensors.sort_by_key(|(_, t)| t.data_offsets.0);
+    let (energy, generator, base) = (network_macs(header, "energy."), network_macs(header, "generator."), base_macs(model));
+    let json = serde_json::json!({
+        "file": path.display().to_string(),
+        "bytes": bytes.len(),
+        "metadata": metadata,
+        "tensors": tensors.iter().map(|(name, t)| serde_json::json!({
+            "name": name,
+            "dtype": format!("{:?}", t.dtype),
+            "shape": t.shape,
+            "bytes": t.data_offsets.1 - t.data_offsets.0,
+        })).collect::<Vec<_>>(),
+        "score": match model.score_kind() {
+            ddaebm_runtime::ScoreKind::Energy => "energy",
+            ddaebm_runtime::ScoreKind::Reconstruction => "reconstruction",
+        },
+        "energy_base": model.has_energy_base(),
+        "threshold": model.threshold(),
+        "quantiles": model.quantile_count(),
+        "steps": model.steps(),
+        "scratch_f32": model.scratch_len(),
+        "scratch_bytes": 4 * model.scratch_len(),
+        "macs": {
+            "energy_network": energy,
+            "energy_base": base,
+            "energy": energy + base,
+            "generator": generator,
+            "sample": model.steps() * generator,
+        },
+    });
+    write_stdout((serde_json::to_string_pretty(&json)? + "\n").as_bytes())
 }
 
 /// The `input` lines of `export inspect`: what a reading is (the input
@@ -601,7 +666,7 @@ where
     };
     match cli.cmd {
         Cmd::Convert(c) => convert(c),
-        Cmd::Inspect { model } => inspect(&model),
+        Cmd::Inspect { model, json } => inspect(&model, json),
         Cmd::Score(s) => score_file(s),
     }
 }
