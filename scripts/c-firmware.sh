@@ -37,7 +37,7 @@ if ! command -v arm-none-eabi-gcc >/dev/null; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     gcc-arm-none-eabi libnewlib-arm-none-eabi >/dev/null
 fi
-rustup target list --installed | grep -qx thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
+ensure_target thumbv7em-none-eabihf
 
 echo "== runtime-c staticlib for thumbv7em-none-eabihf" >&2
 # Like the Rust firmware's profile: size-optimised, fat LTO, one codegen unit.

@@ -20,8 +20,9 @@
 #     `ddaebm_marker_end` are counted, minus those of an empty marker pair
 #     (the markers' own overhead), so a count is: the call, its argument
 #     checks, the network(s), and for a sample the RNG draws and the updates.
-# MACs are computed from the model file's header: energy = sum of out*in of
-# the energy.*.weight tensors; sample = T * sum of out*in of generator.*.weight.
+# MACs come from `export inspect --json`: energy = sum of out*in of the
+# energy.*.weight tensors (the network; macs.energy_network); sample = T *
+# sum of out*in of generator.*.weight (macs.sample).
 #
 # Columns: flash total = .vector_table + .text + .rodata + .data (load image);
 # "flash without model" = flash total - the model file's size (the file is
@@ -35,13 +36,15 @@
 # thumbv7em-none-eabihf target, defmt-print) plus python3 and nm.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib.sh
+source "$root/scripts/lib.sh"
 fw=$root/firmware-examples/cortex-m4f-anomaly
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/firmware-examples/target}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
 elf=$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/cortex-m4f-anomaly
 
 case "${1:-}" in
-  -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 models=("$fw/model/default-f32.safetensors" "$fw/model/default-f16.safetensors")
 for m in "$@"; do
@@ -57,7 +60,7 @@ if command -v llvm-nm >/dev/null; then nmcmd=llvm-nm; else nmcmd=nm; fi
 for t in qemu-system-arm defmt-print python3 "$nmcmd"; do
   command -v "$t" >/dev/null || { echo "firmware-report: $t not found (scripts/firmware.sh installs qemu-system-arm and defmt-print)" >&2; exit 1; }
 done
-rustup target list --installed | grep -qx thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
+ensure_target thumbv7em-none-eabihf
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -73,11 +76,12 @@ build() { # build MODEL [FEATURES] -> copies the ELF to $tmp/fw.elf
   cp "$elf" "$tmp/fw.elf"
 }
 
-qemu() { # qemu ELF [extra qemu args...]: runs it, the semihosting stdout on stdout
-  local e=$1; shift
-  timeout "$QEMU_TIMEOUT" qemu-system-arm -machine mps2-an386 -nographic \
-    -semihosting-config enable=on,target=native -kernel "$e" "$@" </dev/null
-}
+# The model facts (dtype, MACs) come from `export inspect --json`, built once
+# into the host target folder (HOST_TARGET_DIR, default target/).
+HOST_TARGET_DIR=${HOST_TARGET_DIR:-$root/target}
+echo "== building export (for export inspect --json)" >&2
+(cd "$root" && CARGO_TARGET_DIR=$HOST_TARGET_DIR cargo build --release --locked -q -p ddaebm-export --bin export)
+export_bin=$HOST_TARGET_DIR/release/export
 
 # Size of the ELF's section $2 ($1 = `size -A` output file), 0 if absent.
 sect() { awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print 0 }' "$1"; }
@@ -86,22 +90,10 @@ rows=()
 start=$SECONDS
 for m in "${models[@]}"; do
   # Model facts from the safetensors header: dtype, MACs.
-  read -r dtype macs_e macs_s < <(python3 - "$m" <<'PY'
-import json, struct, sys
-b = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", b[:8])[0]
-h = json.loads(b[8:8 + n])
-meta = h.get("__metadata__", {})
-def macs(net):
-    s = 0
-    for k, v in h.items():
-        if k.startswith(net + ".") and k.endswith(".weight"):
-            out_dim, in_dim = v["shape"]
-            s += out_dim * in_dim
-    return s
-print(meta.get("weight_dtype", "?"), macs("energy"), int(meta["steps"]) * macs("generator"))
-PY
-)
+  read -r dtype macs_e macs_s < <("$export_bin" inspect --json "$m" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+print(j["metadata"].get("weight_dtype", "?"), j["macs"]["energy_network"], j["macs"]["sample"])')
   file_bytes=$(stat -c %s "$m")
 
   # 1.+2. Normal build: sections, and the stack high-water mark of a full run.
@@ -114,7 +106,7 @@ PY
   ram=$((data + bss + uninit))
   echo "== running the firmware under QEMU (stack high-water mark)" >&2
   set +e
-  qemu "$tmp/fw.elf" | defmt-print -e "$tmp/fw.elf" >"$tmp/run.log" 2>&1
+  qemu_m4f "$tmp/fw.elf" | defmt-print -e "$tmp/fw.elf" >"$tmp/run.log" 2>&1
   st=("${PIPESTATUS[@]}")
   set -e
   if [ "${st[0]}" -ne 0 ]; then
@@ -147,7 +139,7 @@ PY
     <"$tmp/trace" >"$tmp/counts" &
   awk_pid=$!
   set +e
-  qemu "$tmp/fw.elf" -d exec,nochain -singlestep -D "$tmp/trace" \
+  qemu_m4f "$tmp/fw.elf" -d exec,nochain -singlestep -D "$tmp/trace" \
     | defmt-print -e "$tmp/fw.elf" >"$tmp/measure.log" 2>&1
   st=("${PIPESTATUS[@]}")
   set -e

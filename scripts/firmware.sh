@@ -17,6 +17,8 @@
 # the thumbv7em-none-eabihf target (rustup), defmt-print (cargo install).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib.sh
+source "$root/scripts/lib.sh"
 fw=$root/firmware-examples/cortex-m4f-anomaly
 host=$root/firmware-examples/host-check
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/firmware-examples/target}
@@ -46,7 +48,7 @@ if ! command -v qemu-system-arm >/dev/null; then
   $sudo apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-arm >/dev/null
 fi
-rustup target list --installed | grep -qx thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
+ensure_target thumbv7em-none-eabihf
 if ! command -v defmt-print >/dev/null; then
   # defmt-print 1.x decodes defmt 1.x and defmt 0.3 (the 0.3.100+ releases
   # are defmt 1 underneath, same wire format).

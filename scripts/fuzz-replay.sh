@@ -35,7 +35,7 @@ case "${1:-}" in
   *) echo "usage: scripts/fuzz-replay.sh [--regenerate]" >&2; exit 2 ;;
 esac
 command -v qemu-system-arm >/dev/null || "$root/scripts/firmware.sh" >/dev/null # installs QEMU and the target
-rustup target list --installed | grep -qx thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
+ensure_target thumbv7em-none-eabihf
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

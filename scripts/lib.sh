@@ -11,3 +11,9 @@ qemu_m4f() {
   timeout "${QEMU_TIMEOUT:-60}" qemu-system-arm -machine mps2-an386 -nographic \
     -semihosting-config enable=on,target=native -kernel "$elf" "$@" </dev/null
 }
+
+# ensure_target TRIPLE: adds the Rust target TRIPLE with rustup unless it
+# is installed already (every script that cross-compiles calls this).
+ensure_target() {
+  rustup target list --installed | grep -qx "$1" || rustup target add "$1"
+}
