@@ -92,9 +92,9 @@ fn every_subcommand_has_help() {
     for (args, want) in [
         (&["--help"][..], "export inspect MODEL"),
         (&["convert", "--help"], "Usage: export convert [OPTIONS] <CHECKPOINT>"),
-        (&["inspect", "--help"], "Usage: export inspect <MODEL>"),
+        (&["inspect", "--help"], "Usage: export inspect [OPTIONS] <MODEL>"),
         (&["score", "--help"], "Usage: export score [OPTIONS] <MODEL> <DATA>"),
-        (&["help", "inspect"], "Usage: export inspect <MODEL>"),
+        (&["help", "inspect"], "Usage: export inspect [OPTIONS] <MODEL>"),
         (&["help", "score"], "Usage: export score"),
         (&["help", "convert"], "--calibrate <FILE>"),
         (&["-h"], "export [convert] CHECKPOINT"),
