@@ -15,18 +15,29 @@
 #                                         (counted under QEMU between marker calls, as
 #                                         scripts/firmware-report.sh does), detection
 #
-# Environment: DDAEBM_MODEL (model file, default the committed
-# model/ucr135-int8.safetensors), QEMU_TIMEOUT (seconds, default 120),
-# CARGO_TARGET_DIR (firmware builds; default firmware-examples/target).
-# Installs what scripts/firmware.sh installs when missing; needs python3.
+# TARGETS (comma-separated, default m4f): the MCU families to build and run
+# it for, each on its QEMU board (scripts/lib.sh mcu_target): m0 (microbit,
+# thumbv6m, no FPU), m3 (mps2-an385, thumbv7m, soft float), m4f (mps2-an386),
+# m7 (mps2-an500), m33 (mps2-an505), m55 (mps3-an547, Helium). --check
+# compares every target's windows with the host; --report gives a row per
+# target and precision.
+#
+# Environment: TARGETS, DDAEBM_MODEL (model file, default the committed
+# model/ucr135-int8.safetensors), QEMU_TIMEOUT (seconds, default 300),
+# CARGO_TARGET_DIR (firmware builds go to its xt/NAME; default
+# firmware-examples/target). Installs what scripts/firmware.sh
+# installs and the rustup targets when missing; needs python3.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=lib.sh
 source "$root/scripts/lib.sh"
 fw=$root/firmware-examples/cortex-m4f-stream
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/firmware-examples/target}
-export QEMU_TIMEOUT=${QEMU_TIMEOUT:-120}
-elf=$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/cortex-m4f-stream
+target_root=${CARGO_TARGET_DIR:-$root/firmware-examples/target}
+export QEMU_TIMEOUT=${QEMU_TIMEOUT:-300}
+IFS=, read -r -a targets <<<"${TARGETS:-m4f}"
+for t in "${targets[@]}"; do
+  mcu_target "$t" || { echo "stream-firmware: unknown target $t (m0 m3 m4f m7 m33 m55)" >&2; exit 2; }
+done
 mode=${1:-run}
 case "$mode" in
   run|--check|--report) ;;
@@ -40,26 +51,36 @@ if ! command -v qemu-system-arm >/dev/null || ! command -v defmt-print >/dev/nul
   echo "== installing the firmware tools (scripts/firmware.sh does it)" >&2
   "$root/scripts/firmware.sh" >/dev/null
 fi
-rustup target list --installed | grep -qx thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
 command -v python3 >/dev/null || { echo "stream-firmware: python3 is needed (apt install python3)" >&2; exit 1; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-build() { # build MODEL [FEATURES]
-  echo "== building the stream firmware${2:+ (--features $2)} with $(basename "$1")" >&2
-  (cd "$fw" && DDAEBM_MODEL=$1 cargo build --release --locked -q ${2:+--features "$2"})
+select_target() { # select_target NAME: sets the build variables and $elf for an MCU family
+  mcu_target "$1"
+  ensure_target "$RUST_TARGET"
+  dir=$target_root/xt/$1
+  elf=$dir/$RUST_TARGET/release/cortex-m4f-stream
+  tname=$1
 }
 
-run() { # run LOG: runs $elf, the decoded defmt log in LOG; fails with the firmware's status
+build() { # build MODEL [FEATURES], for the selected target
+  echo "== building the stream firmware for $tname ($RUST_TARGET, $TARGET_CPU)${2:+ (--features $2)} with $(basename "$1")" >&2
+  (cd "$fw" && CARGO_TARGET_DIR=$dir DDAEBM_MODEL=$1 DDAEBM_MEMORY=$MEMORY \
+    RUSTFLAGS="-C link-arg=-Tlink.x -C link-arg=-Tdefmt.x -C link-arg=--nmagic -C target-cpu=$TARGET_CPU" \
+    cargo build --release --locked -q --target "$RUST_TARGET" ${2:+--features "$2"})
+}
+
+run() { # run LOG: runs $elf on its board, the decoded defmt log in LOG; fails with the firmware's status
   set +e
-  "$root/firmware-examples/cortex-m4f-anomaly/run-qemu.sh" "$elf" >"$1" 2>&1
-  local status=$?
+  qemu_arm "$MACHINE" "$elf" 2>"$1.err" | defmt-print -e "$elf" >"$1" 2>&1
+  local status=("${PIPESTATUS[@]}")
   set -e
-  if [ "$status" -ne 0 ]; then
+  if [ "${status[0]}" -ne 0 ] || [ "${status[1]}" -ne 0 ]; then
     grep -v ' cmp w ' "$1" | tail -20 >&2
-    echo "stream firmware FAILED: exit status $status" >&2
-    exit "$status"
+    cat "$1.err" >&2
+    echo "stream firmware FAILED on $tname: exit status ${status[0]} (defmt-print ${status[1]})" >&2
+    exit 1
   fi
 }
 
@@ -75,17 +96,20 @@ host_scores() { # host_scores MODEL FWLOG OUTCSV
 }
 
 if [ "$mode" != --report ]; then
-  build "$model"
-  echo "== qemu-system-arm -machine mps2-an386 (timeout ${QEMU_TIMEOUT} s)" >&2
-  run "$tmp/fw.log"
-  grep -v ' cmp w ' "$tmp/fw.log" | grep -v 'ALARM window' || true
-  echo "($(grep -c 'ALARM window' "$tmp/fw.log") ALARM lines and $(grep -c ' cmp w ' "$tmp/fw.log") cmp lines not shown)"
-  echo "== firmware exited with status 0" >&2
-  [ "$mode" = --check ] || exit 0
+  failed=0
+  for t in "${targets[@]}"; do
+    select_target "$t"
+    build "$model"
+    echo "== $tname: qemu-system-arm -machine $MACHINE (timeout ${QEMU_TIMEOUT} s)" >&2
+    run "$tmp/fw-$t.log"
+    grep -v ' cmp w ' "$tmp/fw-$t.log" | grep -v 'ALARM window' || true
+    echo "($(grep -c 'ALARM window' "$tmp/fw-$t.log") ALARM lines and $(grep -c ' cmp w ' "$tmp/fw-$t.log") cmp lines not shown)"
+    echo "== firmware exited with status 0" >&2
+    [ "$mode" = --check ] || continue
 
-  echo "== parity: export score on the host, the same rows" >&2
-  host_scores "$model" "$tmp/fw.log" "$tmp/host-scores.csv"
-  python3 - "$tmp/fw.log" "$tmp/host-scores.csv" <<'PY'
+    echo "== parity: export score on the host, the same rows" >&2
+    [ -f "$tmp/host-scores.csv" ] || host_scores "$model" "$tmp/fw-$t.log" "$tmp/host-scores.csv"
+    python3 - "$tmp/fw-$t.log" "$tmp/host-scores.csv" "$t" <<'PY' || failed=$((failed + 1))
 import struct, sys
 fw = [l.split(" cmp w ", 1)[1].split() for l in open(sys.argv[1]) if " cmp w " in l]
 rows = open(sys.argv[2]).read().splitlines()[1:]  # score,tail_probability,anomaly,label
@@ -102,10 +126,11 @@ for a, b in zip(fw, host):
         break
 if len(fw) != len(host) or not fw:
     print("window counts differ or empty: firmware %d, host %d" % (len(fw), len(host)), file=sys.stderr)
-print("stream firmware parity: %d passed, %d failed (windows: score bits and alarm)" % (passed, failed))
+print("stream firmware parity (%s): %d passed, %d failed (windows: score bits and alarm)" % (sys.argv[3], passed, failed))
 sys.exit(1 if failed else 0)
 PY
-  exit $?
+  done
+  exit $((failed > 0))
 fi
 
 # --- report ---------------------------------------------------------------------
@@ -116,6 +141,8 @@ sect() { awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print 0 }' "$1
 series_bytes=$(( $(tail -n +2 "$series" | wc -l) - 1200 ))
 series_bytes=$((series_bytes * 4))
 rows=()
+for t in "${targets[@]}"; do
+select_target "$t"
 for p in int8 f16 f32; do
   m=$fw/model/ucr135-$p.safetensors
   file_bytes=$(stat -c %s "$m")
@@ -146,7 +173,7 @@ for p in int8 f16 f32; do
     END { for (i = 0; i < nr; i++) printf "%d ", counts[i]; print "" }' <"$tmp/trace" >"$tmp/counts" &
   awk_pid=$!
   set +e
-  qemu_m4f "$elf" -d exec,nochain -singlestep -D "$tmp/trace" | defmt-print -e "$elf" >"$tmp/measure.log" 2>&1
+  qemu_arm "$MACHINE" "$elf" -d exec,nochain -singlestep -D "$tmp/trace" | defmt-print -e "$elf" >"$tmp/measure.log" 2>&1
   st=${PIPESTATUS[0]}
   set -e
   wait "$awk_pid"
@@ -156,8 +183,9 @@ for p in int8 f16 f32; do
   [ -n "${c3:-}" ] || { echo "stream-firmware: expected 4 marked regions, got: $(cat "$tmp/counts")" >&2; exit 1; }
   win=$((c1 - c0)); push=$((c2 - c0)); fieldstep=$((c3 - c0))
   ipm=$(awk -v a="$win" -v b="$macs" 'BEGIN { printf "%.2f", a / b }')
-  rows+=("| $p | $file_bytes | $flash | $((flash - file_bytes - series_bytes)) | $ram | $stack | $win | $macs | $ipm | $push | $fieldstep | $windows | $detect | $field |")
+  rows+=("| $t | $p | $file_bytes | $flash | $((flash - file_bytes - series_bytes)) | $ram | $stack | $win | $macs | $ipm | $push | $fieldstep | $windows | $detect | $field |")
 done
-echo "| weights | model file (bytes) | flash total | flash without model and series | RAM (.data+.bss) | peak stack | instructions / window | MACs / window | instructions / MAC | instructions / sample pushed | field calibration step | windows | calibrated threshold: events found, false-alarm windows (episodes) | field threshold (after 1,000 windows): events found, false-alarm windows (episodes) |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+done
+echo "| target | weights | model file (bytes) | flash total | flash without model and series | RAM (.data+.bss) | peak stack | instructions / window | MACs / window | instructions / MAC | instructions / sample pushed | field calibration step | windows | calibrated threshold: events found, false-alarm windows (episodes) | field threshold (after 1,000 windows): events found, false-alarm windows (episodes) |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
 printf '%s\n' "${rows[@]}"

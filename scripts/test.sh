@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/setup-libtorch.sh
-rustup target list --installed | grep -qx thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
+# shellcheck source=lib.sh
+source scripts/lib.sh
+ensure_target thumbv7em-none-eabihf
 
 echo "== runtime: no_std build for thumbv7em-none-eabihf (Cortex-M4F)" >&2
 cargo build --release -p ddaebm-runtime --target thumbv7em-none-eabihf
@@ -22,8 +24,9 @@ fi
 
 echo "== firmware: Cortex-M4F under QEMU, bit-for-bit parity with the host runtime" >&2
 ./scripts/firmware.sh --check
-echo "== stream firmware: a real labelled series through the window scorer under QEMU, every window bit for bit against export score" >&2
-./scripts/stream-firmware.sh --check
+echo "== stream firmware: a real labelled series through the window scorer on six Cortex-M families under QEMU, every window bit for bit against export score" >&2
+# Every Cortex-M family: M0 (no FPU), M3 (soft float), M4F, M7, M33, M55.
+TARGETS=m0,m3,m4f,m7,m33,m55 ./scripts/stream-firmware.sh --check
 echo "== C firmware: the C API under QEMU, bit-for-bit parity with the same C code on the host" >&2
 ./scripts/c-firmware.sh --check
 

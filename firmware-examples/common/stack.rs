@@ -10,15 +10,20 @@ const WINDOW: usize = 32 * 1024;
 extern "C" {
     /// cortex-m-rt: the initial stack pointer (top of the stack).
     static _stack_start: u32;
+    /// cortex-m-rt: the end of `.bss` / `.uninit` (the start of the free RAM
+    /// the stack grows down into).
+    static __sheap: u32;
 }
 
 fn top() -> usize {
     core::ptr::addr_of!(_stack_start) as usize // taking the address is safe
 }
 
-/// Lowest painted address.
+/// Lowest painted address: `WINDOW` below the top, but not below the end
+/// of the statics (a 16 KiB part has less free RAM than `WINDOW`).
 fn bottom() -> usize {
-    (top() - WINDOW) & !3
+    let end_of_statics = core::ptr::addr_of!(__sheap) as usize; // taking the address is safe
+    (top().saturating_sub(WINDOW).max(end_of_statics) + 3) & !3
 }
 
 pub fn paint() {

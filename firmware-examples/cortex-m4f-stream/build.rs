@@ -144,8 +144,13 @@ fn main() {
     .expect("write OUT_DIR/stream.rs");
     let _ = stride; // the firmware reads the stride from the model at run time
 
-    fs::copy(manifest.join("../common/memory.x"), out.join("memory.x")).expect("copy ../common/memory.x");
+    // The board's memory map: DDAEBM_MEMORY (a file in ../common), by default
+    // memory.x (QEMU's MPS2 boards AN385 / AN386 / AN500).
+    println!("cargo:rerun-if-env-changed=DDAEBM_MEMORY");
+    let memory = env::var("DDAEBM_MEMORY").unwrap_or_else(|_| "memory.x".to_string());
+    let memory = manifest.join("../common").join(memory);
+    fs::copy(&memory, out.join("memory.x")).unwrap_or_else(|e| panic!("copy {} ({e})", memory.display()));
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=../common/memory.x");
+    println!("cargo:rerun-if-changed={}", memory.display());
     println!("cargo:rerun-if-changed=build.rs");
 }
