@@ -2,9 +2,7 @@
 //! tail probability from the stored quantiles; malformed calibrations are
 //! typed errors.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ddaebm_runtime::{Error, Model, TensorName};
 
 /// The test model's file with the given calibration tensors appended.

@@ -3,9 +3,7 @@
 //! refused with `ChecksumMismatch`, files without the keys load as before,
 //! and firmware reads the window layout and column names without allocating.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ddaebm_runtime::{crc32, Error, Model};
 
 /// The test model's metadata plus `extra`, with `crc32` of the data section

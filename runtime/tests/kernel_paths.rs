@@ -4,9 +4,7 @@
 //! energy at every step, batched energy, the anomaly score and the sampler.
 #![cfg(target_arch = "x86_64")]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ddaebm_runtime::kernel_path::{force_kernel_path, widest_kernel_path, KernelPath};
 use ddaebm_runtime::{Model, Rng};
 

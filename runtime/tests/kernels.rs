@@ -5,9 +5,7 @@
 //! must be identical to the bit. Also: `energy_batch` equals `energy`, and
 //! the error the int8 path's i16 activations add over f32 activations.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ddaebm_runtime::{Model, Rng};
 
 /// The documented float dot product: 8 interleaved partial sums, a fixed

@@ -1,8 +1,6 @@
 //! Every malformed file and bad call gives a specific error, never a panic.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ddaebm_runtime::{Error, LayerParam, Model, Net, Rng, TensorName};
 
 fn spec() -> Spec {

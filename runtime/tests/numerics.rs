@@ -1,9 +1,7 @@
 //! The runtime's numbers against a plain f64 reference and hand-written
 //! replications of the sampler.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ddaebm_runtime::{scratch_len_for, Model, Rng, WeightDtype};
 
 /// Runtime vs f64 reference with the file's (rounded / dequantised)

@@ -4,9 +4,7 @@
 //!
 //! `PROPTEST_CASES=N` changes the number of cases per property (default 256).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ddaebm_runtime::{Model, Rng};
 use proptest::collection::vec;
 use proptest::prelude::*;

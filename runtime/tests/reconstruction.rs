@@ -5,9 +5,7 @@
 //! (`cargo test -p ddaebm-runtime --no-default-features`), such files are
 //! refused at load and energy files still score.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 #[cfg(feature = "reconstruction")]
 use ddaebm_runtime::{Rng, TensorName, RECONSTRUCTION_SEED};
 use ddaebm_runtime::{Error, Model, ScoreKind};

@@ -1,9 +1,7 @@
 //! Brute force: truncated and corrupted files load or fail, never panic,
 //! and a model that loads runs (Ok or Err) without panicking.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ddaebm_runtime::{Model, Rng};
 
 /// Loads `bytes`; if that works, exercises every call. Returns whether it loaded.

@@ -2,9 +2,7 @@
 //! --window` cuts, every stride) and field calibration (the exact quantile
 //! while it fits, the P² estimate beyond), with their typed errors.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ddaebm_runtime::field_calibration::{HistogramQuantile, P2Quantile, TailQuantile, FIELD_TAIL};
 use ddaebm_runtime::{Error, FieldCalibration, Model, Rng, WindowScorer, WindowShape};
 

@@ -1,6 +1,5 @@
 //! Test helper: writes DDAEBM model files (safetensors) by hand, and a
 //! plain f64 reference forward pass.
-#![allow(dead_code)]
 
 use ddaebm_runtime::Rng;
 
