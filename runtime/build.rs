@@ -1,15 +1,37 @@
-//! Sets `cfg(ddaebm_dsp)` on hard-float Armv7E-M targets
-//! (`thumbv7em-*-eabihf`), which always have the DSP extension (SMLAD,
-//! SXTB16) used by the int8 kernel and an FPU (its per-row scaling runs in
-//! the same asm block). Stable Rust does not set `cfg(target_feature = "dsp")`
-//! for Arm targets, so the target name is the reliable signal. Soft-float
-//! Armv7E-M targets take the portable int8 path.
+//! Sets the short cfg names the runtime's per-target code is chosen by
+//! (heapless's model: decided once here, not spelled out at every use):
+//!
+//! * `ddaebm_fpu`: bare-metal hard-float Arm (`target_arch = "arm"`,
+//!   `target_os = "none"`, `target_abi = "eabihf"`: Cortex-M4F, M7, M33,
+//!   M55): the FPU float loops (`kernels/fpu.rs`), `VCVTB` for f16 and
+//!   `VSQRT` in the RNG.
+//! * `ddaebm_dsp`: those of them with the DSP extension (SMLAD, SXTB16) for
+//!   the int8 kernel (`kernels/dsp.rs`; its per-row scaling runs in the same
+//!   asm block, so it needs the FPU too): every `thumbv7em-*-eabihf` target,
+//!   and `thumbv8m.main-*-eabihf` built for a core that has it
+//!   (`-C target-cpu=cortex-m33`, `cortex-m35p`, `cortex-m55`, `cortex-m85`).
+//!   Stable Rust does not set `cfg(target_feature = "dsp")` for Arm targets,
+//!   so the target name and the target CPU are the signal. Other targets take
+//!   the portable int8 path (`kernels/portable.rs`).
 
 fn main() {
+    println!("cargo::rustc-check-cfg=cfg(ddaebm_fpu)");
     println!("cargo::rustc-check-cfg=cfg(ddaebm_dsp)");
     println!("cargo:rerun-if-env-changed=TARGET");
-    let target = std::env::var("TARGET").unwrap_or_default();
-    if target.starts_with("thumbv7em-") && target.ends_with("eabihf") {
+    println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    let target = var("TARGET");
+    let fpu = var("CARGO_CFG_TARGET_ARCH") == "arm"
+        && var("CARGO_CFG_TARGET_OS") == "none"
+        && var("CARGO_CFG_TARGET_ABI") == "eabihf";
+    if fpu {
+        println!("cargo:rustc-cfg=ddaebm_fpu");
+    }
+    // The target CPU from the rustflags (`-C target-cpu=NAME`, `-Ctarget-cpu=NAME`).
+    let flags = var("CARGO_ENCODED_RUSTFLAGS");
+    let cpu = flags.split('\x1f').filter_map(|f| f.trim_start_matches("-C").strip_prefix("target-cpu=")).last();
+    let v8m_dsp = matches!(cpu, Some("cortex-m33" | "cortex-m35p" | "cortex-m55" | "cortex-m85"));
+    if fpu && (target.starts_with("thumbv7em-") || (target.starts_with("thumbv8m.main-") && v8m_dsp)) {
         println!("cargo:rustc-cfg=ddaebm_dsp");
     }
 }

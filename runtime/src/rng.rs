@@ -98,7 +98,7 @@ impl Rng {
 /// software square root.
 #[inline]
 fn sqrtf(x: f32) -> f32 {
-    #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+    #[cfg(ddaebm_fpu)]
     #[allow(unsafe_code)]
     {
         let out: u32;
@@ -119,7 +119,7 @@ fn sqrtf(x: f32) -> f32 {
         }
         f32::from_bits(out)
     }
-    #[cfg(not(all(target_arch = "arm", target_os = "none", target_abi = "eabihf")))]
+    #[cfg(not(ddaebm_fpu))]
     {
         libm::sqrtf(x)
     }

@@ -32,7 +32,45 @@
 use core::arch::x86_64::*;
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use super::{add_tail, FloatWeights, LANES, QBLOCK};
+use super::{add_tail, Bf16W, F16W, F32W, FloatWeights, LANES, QBLOCK};
+
+/// What the SSE / AVX float kernels need of a weight dtype (the supertrait
+/// of [`FloatWeights`] on x86-64).
+pub(crate) trait SseLoad {
+    /// IEEE half (not bfloat16) elements.
+    const IEEE_HALF: bool = false;
+    /// `LANES` elements at `p` as two SSE vectors (lanes 0..4, 4..8); a
+    /// nonzero value ORed into `special` means the portable path must run.
+    ///
+    /// # Safety
+    /// `p` must be valid for reading `LANES · SIZE` bytes.
+    unsafe fn load_sse(p: *const u8, special: &mut __m128i) -> [__m128; 2];
+}
+
+impl SseLoad for F32W {
+    #[inline(always)]
+    unsafe fn load_sse(p: *const u8, _: &mut __m128i) -> [__m128; 2] {
+        // SAFETY: forwarded from the caller (32 readable bytes).
+        unsafe { load_f32(p) }
+    }
+}
+
+impl SseLoad for F16W {
+    const IEEE_HALF: bool = true;
+    #[inline(always)]
+    unsafe fn load_sse(p: *const u8, special: &mut __m128i) -> [__m128; 2] {
+        // SAFETY: forwarded from the caller (16 readable bytes).
+        unsafe { load_f16(p, special) }
+    }
+}
+
+impl SseLoad for Bf16W {
+    #[inline(always)]
+    unsafe fn load_sse(p: *const u8, _: &mut __m128i) -> [__m128; 2] {
+        // SAFETY: forwarded from the caller (16 readable bytes).
+        unsafe { load_bf16(p) }
+    }
+}
 
 /// 2¹¹² (exponent offset between f32 and IEEE half).
 const F16_SCALE: f32 = 5.192_297e33;
@@ -426,7 +464,7 @@ fn finish_i8<const R: usize, const S: usize>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{dots as portable, Bf16W, FloatWeights, F16W, F32W};
+    use super::super::{portable::dots as portable, Bf16W, FloatWeights, F16W, F32W};
     use super::*;
 
     struct XorShift(u32);
