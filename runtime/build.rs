@@ -9,7 +9,11 @@
 //!   the int8 kernel (`kernels/dsp.rs`; its per-row scaling runs in the same
 //!   asm block, so it needs the FPU too): every `thumbv7em-*-eabihf` target,
 //!   and `thumbv8m.main-*-eabihf` built for a core that has it
-//!   (`-C target-cpu=cortex-m33`, `cortex-m35p`, `cortex-m55`, `cortex-m85`).
+//!   (`-C target-cpu=cortex-m33` or `cortex-m35p`).
+//! * `ddaebm_mve`: `thumbv8m.main-*-eabihf` built for a core with Helium
+//!   (`-C target-cpu=cortex-m55` or `cortex-m85`; rustc has no
+//!   `thumbv8.1m` target): the int8 dot products in `kernels/mve.rs`,
+//!   instead of the DSP path.
 //!   Stable Rust does not set `cfg(target_feature = "dsp")` for Arm targets,
 //!   so the target name and the target CPU are the signal. Other targets take
 //!   the portable int8 path (`kernels/portable.rs`).
@@ -17,6 +21,7 @@
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(ddaebm_fpu)");
     println!("cargo::rustc-check-cfg=cfg(ddaebm_dsp)");
+    println!("cargo::rustc-check-cfg=cfg(ddaebm_mve)");
     println!("cargo:rerun-if-env-changed=TARGET");
     println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
     let var = |k: &str| std::env::var(k).unwrap_or_default();
@@ -30,8 +35,12 @@ fn main() {
     // The target CPU from the rustflags (`-C target-cpu=NAME`, `-Ctarget-cpu=NAME`).
     let flags = var("CARGO_ENCODED_RUSTFLAGS");
     let cpu = flags.split('\x1f').filter_map(|f| f.trim_start_matches("-C").strip_prefix("target-cpu=")).last();
-    let v8m_dsp = matches!(cpu, Some("cortex-m33" | "cortex-m35p" | "cortex-m55" | "cortex-m85"));
-    if fpu && (target.starts_with("thumbv7em-") || (target.starts_with("thumbv8m.main-") && v8m_dsp)) {
+    let v8m = fpu && target.starts_with("thumbv8m.main-");
+    let mve = v8m && matches!(cpu, Some("cortex-m55" | "cortex-m85"));
+    let v8m_dsp = matches!(cpu, Some("cortex-m33" | "cortex-m35p"));
+    if mve {
+        println!("cargo:rustc-cfg=ddaebm_mve");
+    } else if fpu && (target.starts_with("thumbv7em-") || (v8m && v8m_dsp)) {
         println!("cargo:rustc-cfg=ddaebm_dsp");
     }
 }

@@ -41,7 +41,19 @@ source "$root/scripts/lib.sh"
 fw=$root/firmware-examples/cortex-m4f-anomaly
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/firmware-examples/target}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
-elf=$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/cortex-m4f-anomaly
+# TARGET (default m4f): the MCU family (scripts/lib.sh mcu_target: m0 m3 m4f
+# m7 m33 m55), built with its rustc target and -C target-cpu, run on its QEMU
+# board; other targets than m4f build into CARGO_TARGET_DIR/xt/NAME.
+TARGET=${TARGET:-m4f}
+mcu_target "$TARGET" || { echo "firmware-report: unknown TARGET $TARGET (m0 m3 m4f m7 m33 m55)" >&2; exit 2; }
+if [ "$TARGET" = m4f ]; then
+  elf=$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/cortex-m4f-anomaly
+  build_env=()
+else
+  elf=$CARGO_TARGET_DIR/xt/$TARGET/$RUST_TARGET/release/cortex-m4f-anomaly
+  build_env=(CARGO_TARGET_DIR="$CARGO_TARGET_DIR/xt/$TARGET" DDAEBM_MEMORY="$MEMORY"
+    RUSTFLAGS="-C link-arg=-Tlink.x -C link-arg=-Tdefmt.x -C link-arg=--nmagic -C target-cpu=$TARGET_CPU")
+fi
 
 case "${1:-}" in
   -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -60,14 +72,15 @@ if command -v llvm-nm >/dev/null; then nmcmd=llvm-nm; else nmcmd=nm; fi
 for t in qemu-system-arm defmt-print python3 "$nmcmd"; do
   command -v "$t" >/dev/null || { echo "firmware-report: $t not found (scripts/firmware.sh installs qemu-system-arm and defmt-print)" >&2; exit 1; }
 done
-ensure_target thumbv7em-none-eabihf
+ensure_target "$RUST_TARGET"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 build() { # build MODEL [FEATURES] -> copies the ELF to $tmp/fw.elf
   echo "== building firmware${2:+ (--features $2)} with $(basename "$1")" >&2
-  if ! (cd "$fw" && DDAEBM_MODEL=$1 cargo build --release --locked -q ${2:+--features "$2"}) \
+  if ! (cd "$fw" && env "${build_env[@]}" DDAEBM_MODEL="$1" cargo build --release --locked -q --target "$RUST_TARGET" \
+        ${2:+--features "$2"}) \
       >"$tmp/build.log" 2>&1; then
     cat "$tmp/build.log" >&2
     echo "firmware-report: build failed" >&2
@@ -106,7 +119,7 @@ print(j["metadata"].get("weight_dtype", "?"), j["macs"]["energy_network"], j["ma
   ram=$((data + bss + uninit))
   echo "== running the firmware under QEMU (stack high-water mark)" >&2
   set +e
-  qemu_m4f "$tmp/fw.elf" | defmt-print -e "$tmp/fw.elf" >"$tmp/run.log" 2>&1
+  qemu_arm "$MACHINE" "$tmp/fw.elf" | defmt-print -e "$tmp/fw.elf" >"$tmp/run.log" 2>&1
   st=("${PIPESTATUS[@]}")
   set -e
   if [ "${st[0]}" -ne 0 ]; then
@@ -139,7 +152,7 @@ print(j["metadata"].get("weight_dtype", "?"), j["macs"]["energy_network"], j["ma
     <"$tmp/trace" >"$tmp/counts" &
   awk_pid=$!
   set +e
-  qemu_m4f "$tmp/fw.elf" -d exec,nochain -singlestep -D "$tmp/trace" \
+  qemu_arm "$MACHINE" "$tmp/fw.elf" -d exec,nochain -singlestep -D "$tmp/trace" \
     | defmt-print -e "$tmp/fw.elf" >"$tmp/measure.log" 2>&1
   st=("${PIPESTATUS[@]}")
   set -e

@@ -45,8 +45,12 @@ fn main() {
         .unwrap_or_default();
     println!("cargo:rustc-env=DDAEBM_MODEL_NAME={name}");
 
-    fs::copy(manifest.join("../common/memory.x"), out.join("memory.x")).expect("copy ../common/memory.x");
+    // The board's memory map: DDAEBM_MEMORY (a file in ../common), by default
+    // memory.x (QEMU's MPS2 boards AN385 / AN386 / AN500).
+    println!("cargo:rerun-if-env-changed=DDAEBM_MEMORY");
+    let memory = env::var("DDAEBM_MEMORY").unwrap_or_else(|_| "memory.x".to_string());
+    fs::copy(manifest.join("../common").join(&memory), out.join("memory.x")).expect("copy the memory map");
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=../common/memory.x");
+    println!("cargo:rerun-if-changed=../common/{memory}");
     println!("cargo:rerun-if-changed=build.rs");
 }

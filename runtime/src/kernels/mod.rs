@@ -50,6 +50,8 @@ use crate::format::Dtype;
 mod dsp;
 #[cfg(ddaebm_fpu)]
 mod fpu;
+#[cfg(ddaebm_mve)]
+mod mve;
 mod portable;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;

@@ -170,9 +170,10 @@ fn dot_i8(row: &[u8], buf: &[i16; QBLOCK]) -> i32 {
 }
 
 /// Int8 rows per call of [`dots_i8`] in [`matvec_i8_multi`]: 4 on x86-64
-/// (SSE2, each input chunk loaded once for 4 rows), 1 elsewhere.
+/// (SSE2) and with Helium (`mve`), each input chunk loaded once for 4 rows;
+/// 1 elsewhere.
 #[cfg(not(ddaebm_dsp))]
-const I8_ROWS: usize = if cfg!(target_arch = "x86_64") { 4 } else { 1 };
+const I8_ROWS: usize = if cfg!(any(target_arch = "x86_64", ddaebm_mve)) { 4 } else { 1 };
 
 /// `R` rows × `S` quantised inputs, the first `len` (≤ `QBLOCK`) elements
 /// of each, exact in i32.
@@ -182,6 +183,11 @@ fn dots_i8<const R: usize, const S: usize>(rows: [&[u8]; R], bufs: [&[i16; QBLOC
     #[cfg(target_arch = "x86_64")]
     if x86::level() > 0 {
         return x86::dots_i8::<R, S>(rows, bufs, len);
+    }
+    #[cfg(ddaebm_mve)]
+    if let (Ok(rows4), [buf]) = (<[&[u8]; 4]>::try_from(&rows[..]), &bufs[..]) {
+        let d = super::mve::dot4(rows4, buf, len);
+        return core::array::from_fn(|r| core::array::from_fn(|_| d[r]));
     }
     core::array::from_fn(|r| core::array::from_fn(|s| dot_i8(rows[r].get(..len).unwrap_or(rows[r]), bufs[s])))
 }
