@@ -225,6 +225,9 @@ fn f16_rows2(w0: &[u8], w1: &[u8], x: &[f32], chunks: usize, tail: usize) -> [f3
 #[repr(C, align(8))]
 struct Lanes([f32; LANES]);
 
+/// Their initial value (+0.0).
+static ZERO_LANES: Lanes = Lanes([0.0; LANES]);
+
 /// One float weight of `dtype` from its bytes (exact; NaN for I8, which
 /// never comes here).
 #[inline(always)]
@@ -255,8 +258,10 @@ pub(super) fn matvec_float(weight: &[u8], dtype: Dtype, x: &[f32], bias: &[u8], 
     while let Some((y0, b0)) = outs.next() {
         let r0 = if row_bytes == 0 { &[][..] } else { rows.next().unwrap_or(&[]) };
         if !fast {
-            // 8-byte aligned: zeroed inline, no `__aeabi_memclr4` linked.
-            let mut acc = Lanes([0.0f32; LANES]);
+            // Copied from a static zero block through `black_box`: LLVM would
+            // otherwise clear it with `__aeabi_memclr4`, 174 bytes of flash
+            // linked for this slow path alone (scripts/runtime-flash.sh).
+            let mut acc = Lanes(core::hint::black_box(&ZERO_LANES).0);
             let body = chunks * LANES;
             let mut s = 0.0;
             for (i, (w, xi)) in r0.chunks_exact(size).zip(x).enumerate() {
