@@ -58,7 +58,9 @@ fi
 case "${1:-}" in
   -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
-models=("$fw/model/default-f32.safetensors" "$fw/model/default-f16.safetensors")
+# DEFAULTS=0 leaves the two committed models out (only the ones given).
+models=()
+[ "${DEFAULTS:-1}" = 0 ] || models=("$fw/model/default-f32.safetensors" "$fw/model/default-f16.safetensors")
 for m in "$@"; do
   [ -f "$m" ] || { echo "firmware-report: no such model file: $m (usage: scripts/firmware-report.sh [MODEL.safetensors ...])" >&2; exit 2; }
   models+=("$(realpath "$m")")
