@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Replays fuzzer-generated model files on the Cortex-M4F under QEMU
-# (firmware-examples/cortex-m4f-replay, mps2-an386) and on the host
-# (firmware-examples/host-check, `replay` binary): both run
+# (firmware-examples/cortex-m4f-replay, mps2-an386), on RISC-V rv32imac under
+# QEMU (firmware-examples/riscv-replay, `virt`, soft float) and on the host
+# (firmware-examples/host-check, `replay` binary): all three run
 # firmware-examples/common/replay.rs on every file of runtime/fuzz/replay
 # (load; energy at every step and the anomaly score of two fixed inputs; one
-# sample) and print `cmp` lines, compared here line by line: every value's
-# bits and every error's text must agree.
+# sample) and print `cmp` lines, compared here line by line with the host's:
+# every value's bits and every error's text must agree. Installs
+# qemu-system-misc (apt, for qemu-system-riscv32) and the rustup targets when
+# missing.
 #
 #   scripts/fuzz-replay.sh                build, run, compare; ends with
-#                                         "fuzz replay: N passed, M failed"
+#                                         "fuzz replay: N passed, M failed" (both targets)
 #   scripts/fuzz-replay.sh --regenerate   first rewrite runtime/fuzz/replay from the
 #                                         structure-aware target's corpus
 #                                         (runtime/fuzz/corpus/structured; 24 files of
@@ -35,6 +38,13 @@ case "${1:-}" in
   *) echo "usage: scripts/fuzz-replay.sh [--regenerate]" >&2; exit 2 ;;
 esac
 command -v qemu-system-arm >/dev/null || "$root/scripts/firmware.sh" >/dev/null # installs QEMU and the target
+if ! command -v qemu-system-riscv32 >/dev/null; then
+  echo "== installing qemu-system-misc (qemu-system-riscv32)" >&2
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-misc >/dev/null
+fi
+ensure_target riscv32imac-unknown-none-elf
 ensure_target thumbv7em-none-eabihf
 
 tmp=$(mktemp -d)
@@ -55,18 +65,35 @@ fi
 echo "== host" >&2
 (cd "$root/firmware-examples/host-check" && cargo build --release --locked -q --bin replay)
 "$CARGO_TARGET_DIR/release/replay" "$replay" >"$tmp/host.txt"
-grep '^cmp ' "$tmp/arm.txt" >"$tmp/arm.cmp" || true
+echo "== RISC-V rv32imac: building the replay firmware, qemu-system-riscv32 -machine virt" >&2
+(cd "$root/firmware-examples/riscv-replay" && CARGO_TARGET_DIR=$CARGO_TARGET_DIR/xt/riscv DDAEBM_REPLAY_DIR=$replay \
+  cargo build --release --locked -q)
+rv=$CARGO_TARGET_DIR/xt/riscv/riscv32imac-unknown-none-elf/release/riscv-replay
+set +e
+timeout "$QEMU_TIMEOUT" qemu-system-riscv32 -machine virt -nographic -bios none \
+  -semihosting-config enable=on,target=native -kernel "$rv" </dev/null >"$tmp/riscv.txt" 2>"$tmp/riscv.err"
+status=$?
+set -e
+if [ "$status" -ne 0 ]; then
+  tail -5 "$tmp/riscv.txt" >&2; cat "$tmp/riscv.err" >&2
+  echo "RISC-V replay firmware FAILED: exit status $status" >&2
+  exit "$status"
+fi
+
 grep '^cmp ' "$tmp/host.txt" >"$tmp/host.cmp" || true
 passed=0; failed=0
-while IFS= read -r a && IFS= read -r h <&3; do
-  if [ "$a" = "$h" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "MISMATCH: firmware '$a' host '$h'" >&2; fi
-done <"$tmp/arm.cmp" 3<"$tmp/host.cmp"
-na=$(wc -l <"$tmp/arm.cmp"); nh=$(wc -l <"$tmp/host.cmp")
-if [ "$na" -ne "$nh" ] || [ "$na" -eq 0 ]; then
-  echo "line counts differ or empty: firmware $na, host $nh" >&2
-  failed=$((failed + 1))
-fi
-tail -1 "$tmp/arm.txt"
-grep -c ' load error: ' "$tmp/arm.cmp" | sed 's/^/files refused at load: /'
+for fw in arm riscv; do
+  grep '^cmp ' "$tmp/$fw.txt" >"$tmp/$fw.cmp" || true
+  while IFS= read -r a && IFS= read -r h <&3; do
+    if [ "$a" = "$h" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "MISMATCH ($fw): firmware '$a' host '$h'" >&2; fi
+  done <"$tmp/$fw.cmp" 3<"$tmp/host.cmp"
+  na=$(wc -l <"$tmp/$fw.cmp"); nh=$(wc -l <"$tmp/host.cmp")
+  if [ "$na" -ne "$nh" ] || [ "$na" -eq 0 ]; then
+    echo "line counts differ or empty: $fw $na, host $nh" >&2
+    failed=$((failed + 1))
+  fi
+  echo "$fw: $(tail -1 "$tmp/$fw.txt"), $na lines"
+done
+grep -c ' load error: ' "$tmp/host.cmp" | sed 's/^/files refused at load: /'
 echo "fuzz replay: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

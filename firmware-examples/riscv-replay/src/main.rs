@@ -1,0 +1,65 @@
+//! Replays the model files embedded by build.rs (fuzzer-generated, from the
+//! structure-aware target's corpus) through the runtime on RISC-V rv32imac
+//! (QEMU `virt`, soft float) and prints the `cmp` lines of
+//! `../common/replay.rs` over semihosting; `scripts/fuzz-replay.sh
+//! --riscv` compares them with the host's. Exits QEMU with status 0 (1 on a
+//! panic).
+
+#![no_std]
+#![no_main]
+
+use core::fmt::Write as _;
+
+use riscv_rt::entry;
+use riscv_semihosting::{debug, hio};
+
+#[path = "../../common/replay.rs"]
+mod replay;
+
+/// The files: `[len: u32 LE][4 zero bytes][file][padding to 8]` each, the
+/// blob 8-byte aligned.
+static BLOB: &[u8] = {
+    #[repr(C, align(8))]
+    struct Aligned<T: ?Sized>(T);
+    static ALIGNED: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/replay.bin")));
+    &ALIGNED.0
+};
+
+/// The scratch buffer, in .bss.
+static mut SCRATCH: [f32; replay::SCRATCH] = [0.0; replay::SCRATCH];
+
+#[entry]
+fn main() -> ! {
+    // SAFETY: the only reference to SCRATCH, taken once, before any other code could; one hart.
+    #[allow(static_mut_refs)]
+    let scratch = unsafe { &mut SCRATCH };
+    let Ok(mut out) = hio::hstdout() else { exit(false) };
+    let mut at = 0usize;
+    let mut index = 0usize;
+    while let Some(len) = BLOB.get(at..at + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes) {
+        let start = at + 8;
+        let Some(bytes) = BLOB.get(start..start + len as usize) else { exit(false) };
+        if replay::replay(index, bytes, scratch, &mut out).is_err() {
+            exit(false);
+        }
+        index += 1;
+        at = (start + len as usize + 7) & !7;
+    }
+    let _ = writeln!(out, "replayed {index} model files");
+    exit(true)
+}
+
+fn exit(ok: bool) -> ! {
+    debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+    loop {
+        riscv::asm::wfi();
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    if let Ok(mut err) = hio::hstderr() {
+        let _ = writeln!(err, "firmware panic: {info}");
+    }
+    exit(false)
+}
