@@ -32,7 +32,7 @@ echo "== C firmware: the C API under QEMU, bit-for-bit parity with the same C co
 
 echo "== fuzz: the runtime's loader and entry points on hostile bytes (${FUZZ_SECONDS:-60} s)" >&2
 ./scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
-echo "== fuzz replay: fuzzer-generated model files on the Cortex-M4F under QEMU against the host" >&2
+echo "== fuzz replay: fuzzer-generated model files on the Cortex-M4F and RISC-V rv32imac under QEMU against the host" >&2
 ./scripts/fuzz-replay.sh
 
 echo "== tests" >&2
