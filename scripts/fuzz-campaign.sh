@@ -43,7 +43,7 @@ trap 'rm -rf "$WORK"' EXIT
 export DDAEBM_FUZZ_REPRODUCERS="$root/runtime/fuzz/artifacts"
 mkdir -p "$DDAEBM_FUZZ_REPRODUCERS"
 started=$(date -u +%Y-%m-%dT%H:%MZ)
-declare -A EXECS RATE EDGES BEFORE AFTER STATUS
+declare -A EXECS RATE EDGES BEFORE AFTER STATUS COMMIT
 for target in load_and_run structured; do
   seeds=$root/runtime/fuzz/corpus/$target
   mkdir -p "$seeds" "$WORK/$target"
@@ -52,6 +52,7 @@ for target in load_and_run structured; do
   echo "== $target: ${SECONDS_OF[$target]} s (no sanitizer)" >&2
   # JOBS processes share the working corpus (libFuzzer reloads it).
   (cd runtime && cargo +nightly fuzz build -s none "$target") >"$WORK/$target.build.log" 2>&1
+  COMMIT[$target]=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- runtime || echo "+changes")
   pids=()
   for j in $(seq 1 "$JOBS"); do
     (cd runtime && exec cargo +nightly fuzz run -s none "$target" "$WORK/$target" -- \
@@ -76,8 +77,13 @@ for target in load_and_run structured; do
   rm -rf "$WORK/$target.min" && mkdir "$WORK/$target.min"
   (cd runtime && cargo +nightly fuzz run -s none "$target" "$WORK/$target.min" "$WORK/$target" -- \
       -set_cover_merge=1 -use_counters=0) >"$WORK/$target.merge.log" 2>&1
-  # Bound it: the smallest files first, at most MAX_FILES and MAX_KB.
+  # Bound it: the curated seeds (names that are not libFuzzer's SHA-1s:
+  # runtime/fuzz/make_seeds.py's real exports and hand-made files) always
+  # stay; then the smallest merged files, at most MAX_FILES and MAX_KB.
+  mkdir -p "$WORK/$target.curated"
+  find "$seeds" -maxdepth 1 -type f ! -regex '.*/[0-9a-f]\{40\}' -exec cp {} "$WORK/$target.curated/" \;
   rm -rf "$seeds" && mkdir -p "$seeds"
+  cp -R "$WORK/$target.curated/." "$seeds/"
   total=0; n=0
   while read -r size file; do
     [ "$n" -lt "$MAX_FILES" ] && [ $((total + size)) -le $((MAX_KB * 1024)) ] || break
@@ -106,7 +112,6 @@ cov_of() { # cov_of TARGET FILE -> "regions / lines"
 }
 total_of() { awk '$1 == "TOTAL" { print $4 " / " $10 }' "${COV[$1]}"; }
 
-commit=$(git rev-parse --short HEAD)
 doc=docs/reliability.md
 {
   echo "# Reliability: fuzzing the runtime"
@@ -139,8 +144,9 @@ doc=docs/reliability.md
   echo
   echo "## Latest campaign"
   echo
-  echo "\`JOBS=$JOBS scripts/fuzz-campaign.sh ${SECONDS_OF[load_and_run]} ${SECONDS_OF[structured]}\`, started $started at commit"
-  echo "\`$commit\`, $JOBS libFuzzer process(es) per target on the 2-core development machine, no"
+  echo "\`JOBS=$JOBS scripts/fuzz-campaign.sh ${SECONDS_OF[load_and_run]} ${SECONDS_OF[structured]}\`, started $started, the"
+  echo "targets built at commits \`${COMMIT[load_and_run]}\` (load_and_run) and \`${COMMIT[structured]}\` (structured),"
+  echo "$JOBS libFuzzer process(es) per target on the 2-core development machine, no"
   echo "sanitizer (executions/s: the sum over the processes):"
   echo
   echo "| target | seconds | executions | executions/s | edges (libFuzzer \`cov\`) | crashes | kernel mismatches | corpus before → kept (minimised) |"
@@ -160,13 +166,13 @@ doc=docs/reliability.md
   echo
   echo "| file | load_and_run | structured |"
   echo "|---|---:|---:|"
-  for f in kernels.rs kernels/x86.rs kernel_path.rs model.rs format.rs error.rs energy.rs base.rs batch.rs sampler.rs schedule.rs calibration.rs stream.rs field_calibration.rs rng.rs crc.rs; do
+  for f in kernels/mod.rs kernels/portable.rs kernels/x86.rs kernel_path.rs model.rs format.rs error.rs energy.rs base.rs batch.rs sampler.rs schedule.rs calibration.rs stream.rs field_calibration.rs rng.rs crc.rs; do
     echo "| \`runtime/src/$f\` | $(cov_of load_and_run "$f") | $(cov_of structured "$f") |"
   done
   echo "| **all runtime files** | $(total_of load_and_run) | $(total_of structured) |"
   echo
-  echo "The Cortex-M kernels (\`kernels.rs\`'s \`mcu\` / \`dsp\` modules) are not built on"
-  echo "the host, so they do not count here; the firmware replay covers them."
+  echo "The MCU kernels (\`kernels/fpu.rs\`, \`dsp.rs\`, \`mve.rs\`) are not built on the host, so they"
+  echo "do not count here; the firmware replay (M4F) and the stream parity (six families) run them."
 } >"$doc"
 echo "wrote $doc" >&2
 for t in load_and_run structured; do [ "${STATUS[$t]}" -eq 0 ] || exit 1; done
