@@ -1,7 +1,8 @@
 //! The user's columns end to end: `trainer fit` leaves out an id, a
 //! constant and a label column and says so; the model file records the
 //! columns it reads; `export score` matches a file whose columns come in
-//! another order by name (same scores) and names a missing column.
+//! another order by name (same scores) and names a missing column; fewer
+//! rows than columns train with a warning.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -126,4 +127,24 @@ fn chosen_columns_reach_the_model_file_and_scoring_matches_them_by_name() {
     );
     let e = export(&["score", m, missing.to_str().unwrap(), "--window", "4"]).unwrap_err();
     assert!(e.contains("--window 4: the model reads single rows of 2 columns"), "{e}");
+}
+
+#[test]
+fn fewer_rows_than_columns_trains_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cols = 24;
+    let mut text = (0..cols).map(|c| format!("v{c}")).collect::<Vec<_>>().join(",") + "\n";
+    for r in 0..16 {
+        let cells: Vec<String> = (0..cols).map(|c| format!("{:.4}", ((r * (c + 2)) as f32 * 0.37).sin())).collect();
+        text += &(cells.join(",") + "\n");
+    }
+    std::fs::write(d.join("wide.csv"), text).unwrap();
+    let (code, err) = fit(d, &["--data", "wide.csv", "--iters", "10"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("warning: small data: 16 training rows for 24 values per row, fewer than 2 x 24 = 48"),
+        "{err}"
+    );
+    assert!(d.join("runs/wide/checkpoint.safetensors").exists());
 }
