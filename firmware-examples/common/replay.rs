@@ -67,3 +67,22 @@ pub fn replay(index: usize, bytes: &[u8], scratch: &mut [f32; SCRATCH], out: &mu
         Err(e) => writeln!(out, "cmp {index} sample error: {e}"),
     }
 }
+
+/// Replays every model file of `blob` (the layout `replay_files.rs` writes:
+/// per file a u32 LE length, 4 zero bytes, the file, padding to 8 bytes;
+/// `blob` itself 8-byte aligned) in order, then writes the `replayed N model
+/// files` line. A truncated blob is an error after a line saying so.
+pub fn replay_blob(blob: &[u8], scratch: &mut [f32; SCRATCH], out: &mut impl Write) -> fmt::Result {
+    let (mut at, mut index) = (0usize, 0usize);
+    while let Some(len) = blob.get(at..at + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes) {
+        let start = at + 8;
+        let Some(bytes) = blob.get(start..start + len as usize) else {
+            writeln!(out, "replay blob truncated at file {index}")?;
+            return Err(fmt::Error);
+        };
+        replay(index, bytes, scratch, out)?;
+        index += 1;
+        at = (start + len as usize + 7) & !7;
+    }
+    writeln!(out, "replayed {index} model files")
+}

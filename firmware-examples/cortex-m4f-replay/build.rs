@@ -1,10 +1,12 @@
 //! Embeds every `*.safetensors` file of `DDAEBM_REPLAY_DIR` (default
-//! `../../runtime/fuzz/replay`), in file-name order, as one blob: for each
-//! file a little-endian u32 length, then its bytes, padded to 8 bytes (so
-//! every file starts 8-byte aligned, as `export`'s files expect to be).
-//! Also puts `../common/memory.x` where the linker finds it.
+//! `../../runtime/fuzz/replay`), in file-name order, as one blob
+//! (`../common/replay_files.rs`), and puts `../common/memory.x` (QEMU MPS2) where the linker
+//! finds it.
 
 use std::{env, fs, path::PathBuf};
+
+#[path = "../common/replay_files.rs"]
+mod replay_files;
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
@@ -15,25 +17,13 @@ fn main() {
         _ => manifest.join("../../runtime/fuzz/replay"),
     };
     println!("cargo:rerun-if-changed={}", dir.display());
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read {} ({e}); set DDAEBM_REPLAY_DIR", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
-        .collect();
-    files.sort();
-    let mut blob = Vec::new();
-    for f in &files {
-        let bytes = fs::read(f).unwrap_or_else(|e| panic!("cannot read {} ({e})", f.display()));
-        blob.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-        blob.extend_from_slice(&[0; 4]); // the file starts 8-byte aligned
-        blob.extend_from_slice(&bytes);
-        while blob.len() % 8 != 0 {
-            blob.push(0);
-        }
-    }
+    let blob = replay_files::replay_files(&dir)
+        .and_then(|files| replay_files::blob(&files))
+        .unwrap_or_else(|e| panic!("cannot read the model files of {} ({e}); set DDAEBM_REPLAY_DIR", dir.display()));
     fs::write(out.join("replay.bin"), &blob).expect("write OUT_DIR/replay.bin");
     fs::copy(manifest.join("../common/memory.x"), out.join("memory.x")).expect("copy ../common/memory.x");
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=../common/memory.x");
+    println!("cargo:rerun-if-changed=../common/replay_files.rs");
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -13,10 +13,7 @@
     allow(unreachable_code, unused_variables)
 )]
 
-use core::fmt::Write as _;
-
-use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::{debug, hio};
+use cortex_m_rt::entry;
 use ddaebm_runtime::{Model, Rng};
 use defmt_semihosting as _; // the global defmt logger: semihosting SYS_WRITE to stdout
 
@@ -217,37 +214,10 @@ fn fail_with(e: ddaebm_runtime::Error, what: &str) -> ! {
     exit(false)
 }
 
-/// Ends the QEMU run: `EXIT_SUCCESS` → status 0, `EXIT_FAILURE` → status 1.
-/// On a real board without a debugger this would instead park the core.
-fn exit(ok: bool) -> ! {
-    debug::exit(if ok {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
-    loop {
-        cortex_m::asm::bkpt();
-    }
-}
-
-/// Panics are reported on semihosting *stderr* (stdout carries the binary
-/// defmt stream) and exit QEMU with a non-zero status.
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    cortex_m::interrupt::disable();
-    if let Ok(mut err) = hio::hstderr() {
-        let _ = writeln!(err, "firmware panic: {info}");
-    }
-    exit(false)
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    if let Ok(mut err) = hio::hstderr() {
-        let _ = writeln!(err, "firmware HardFault: {frame:?}");
-    }
-    exit(false)
-}
+/// `exit`, the panic and HardFault handlers (shared with the other examples).
+#[path = "../../common/exit.rs"]
+mod exit;
+use exit::exit;
 
 // defmt requires a panic hook for its `panic!`/`unwrap!` macros.
 #[defmt::panic_handler]

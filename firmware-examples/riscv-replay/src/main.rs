@@ -8,7 +8,7 @@
 #![no_std]
 #![no_main]
 
-use core::fmt::Write as _;
+use core::fmt::Write as _; // the panic handler below
 
 use riscv_rt::entry;
 use riscv_semihosting::{debug, hio};
@@ -16,8 +16,7 @@ use riscv_semihosting::{debug, hio};
 #[path = "../../common/replay.rs"]
 mod replay;
 
-/// The files: `[len: u32 LE][4 zero bytes][file][padding to 8]` each, the
-/// blob 8-byte aligned.
+/// The model files, as `../common/replay_files.rs` lays them out, 8-byte aligned.
 static BLOB: &[u8] = {
     #[repr(C, align(8))]
     struct Aligned<T: ?Sized>(T);
@@ -34,19 +33,8 @@ fn main() -> ! {
     #[allow(static_mut_refs)]
     let scratch = unsafe { &mut SCRATCH };
     let Ok(mut out) = hio::hstdout() else { exit(false) };
-    let mut at = 0usize;
-    let mut index = 0usize;
-    while let Some(len) = BLOB.get(at..at + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes) {
-        let start = at + 8;
-        let Some(bytes) = BLOB.get(start..start + len as usize) else { exit(false) };
-        if replay::replay(index, bytes, scratch, &mut out).is_err() {
-            exit(false);
-        }
-        index += 1;
-        at = (start + len as usize + 7) & !7;
-    }
-    let _ = writeln!(out, "replayed {index} model files");
-    exit(true)
+    let ok = replay::replay_blob(BLOB, scratch, &mut out).is_ok();
+    exit(ok)
 }
 
 fn exit(ok: bool) -> ! {
