@@ -73,16 +73,6 @@ echo "== parity: the same C code on the host" >&2
 cc "${cflags[@]}" -DMODEL_FILE="\"$model\"" "$src/main.c" "$src/platform_host.c" "$src/model.S" \
   "$target/release/libddaebm_runtime_c.a" -lpthread -ldl -lm -o "$out/c-stream-host"
 "$out/c-stream-host" > "$out/host.txt"
-grep '^cmp ' "$out/arm.txt" > "$out/arm.cmp" || true
-grep '^cmp ' "$out/host.txt" > "$out/host.cmp" || true
-passed=0; failed=0
-while IFS= read -r a && IFS= read -r h <&3; do
-  if [ "$a" = "$h" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "MISMATCH: firmware '$a' host '$h'" >&2; fi
-done <"$out/arm.cmp" 3<"$out/host.cmp"
-na=$(wc -l <"$out/arm.cmp"); nh=$(wc -l <"$out/host.cmp")
-if [ "$na" -ne "$nh" ] || [ "$na" -eq 0 ]; then
-  echo "line counts differ or empty: firmware $na, host $nh" >&2
-  failed=$((failed + 1))
-fi
+read -r passed failed < <(compare_cmp "$out/arm.txt" "$out/host.txt")
 echo "c firmware parity: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

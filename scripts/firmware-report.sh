@@ -134,35 +134,10 @@ print(j["metadata"].get("weight_dtype", "?"), j["macs"]["energy_network"], j["ma
 
   # 3. Measure build: instruction counts between the markers.
   build "$m" measure
-  b=$("$nmcmd" "$tmp/fw.elf" | awk '$3 == "ddaebm_marker_begin" { print $1 }')
-  e=$("$nmcmd" "$tmp/fw.elf" | awk '$3 == "ddaebm_marker_end" { print $1 }')
-  [ -n "$b" ] && [ -n "$e" ] || { echo "firmware-report: marker symbols not found" >&2; exit 1; }
-  # Thumb symbols have bit 0 set; the traced PC does not.
-  b=$(printf '%08x' $((0x$b & ~1))); e=$(printf '%08x' $((0x$e & ~1)))
   echo "== tracing the measure build under QEMU (-d exec,nochain -singlestep)" >&2
-  mkfifo "$tmp/trace"
-  # "Trace 0: HOSTPTR [CS_BASE/PC/FLAGS/CFLAGS] SYMBOL": one line per executed
-  # instruction (-singlestep), the guest PC is the second field in brackets.
-  awk -v b="$b" -v e="$e" '
-    /^Trace/ {
-      split($4, f, "/"); pc = f[2]
-      if (inside) {
-        if (pc == e) { counts[nr++] = n; inside = 0 } else n++
-      } else if (pc == b) { inside = 1; n = 1 }
-    }
-    END { for (i = 0; i < nr; i++) printf "%d ", counts[i]; print "" }' \
-    <"$tmp/trace" >"$tmp/counts" &
-  awk_pid=$!
-  set +e
-  qemu_arm "$MACHINE" "$tmp/fw.elf" -d exec,nochain -singlestep -D "$tmp/trace" \
-    | defmt-print -e "$tmp/fw.elf" >"$tmp/measure.log" 2>&1
-  st=("${PIPESTATUS[@]}")
-  set -e
-  wait "$awk_pid"
-  rm -f "$tmp/trace"
-  if [ "${st[0]}" -ne 0 ]; then
+  if ! marker_counts "$MACHINE" "$tmp/fw.elf" "$tmp/measure.log" >"$tmp/counts"; then
     cat "$tmp/measure.log" >&2
-    echo "firmware-report: the measure build failed with $(basename "$m") (status ${st[0]})" >&2
+    echo "firmware-report: the measure build failed with $(basename "$m")" >&2
     exit 1
   fi
   read -r c0 c1 c2 rest <"$tmp/counts" || true

@@ -80,20 +80,12 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 
-grep '^cmp ' "$tmp/host.txt" >"$tmp/host.cmp" || true
 passed=0; failed=0
 for fw in arm riscv; do
-  grep '^cmp ' "$tmp/$fw.txt" >"$tmp/$fw.cmp" || true
-  while IFS= read -r a && IFS= read -r h <&3; do
-    if [ "$a" = "$h" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "MISMATCH ($fw): firmware '$a' host '$h'" >&2; fi
-  done <"$tmp/$fw.cmp" 3<"$tmp/host.cmp"
-  na=$(wc -l <"$tmp/$fw.cmp"); nh=$(wc -l <"$tmp/host.cmp")
-  if [ "$na" -ne "$nh" ] || [ "$na" -eq 0 ]; then
-    echo "line counts differ or empty: $fw $na, host $nh" >&2
-    failed=$((failed + 1))
-  fi
-  echo "$fw: $(tail -1 "$tmp/$fw.txt"), $na lines"
+  read -r p f < <(compare_cmp "$tmp/$fw.txt" "$tmp/host.txt")
+  passed=$((passed + p)); failed=$((failed + f))
+  echo "$fw: $(tail -1 "$tmp/$fw.txt"), $(grep -c '^cmp ' "$tmp/$fw.txt") lines"
 done
-grep -c ' load error: ' "$tmp/host.cmp" | sed 's/^/files refused at load: /'
+grep -c '^cmp .* load error: ' "$tmp/host.txt" | sed 's/^/files refused at load: /'
 echo "fuzz replay: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -42,3 +42,60 @@ mcu_target() {
 ensure_target() {
   rustup target list --installed | grep -qx "$1" || rustup target add "$1"
 }
+
+# marker_counts MACHINE ELF LOG: runs a `measure` build ELF on QEMU board
+# MACHINE with `-d exec,nochain -singlestep` (one translation block = one
+# guest instruction, one "Trace" line each, streamed through a FIFO: no trace
+# file on disk) and prints, space-separated, the instructions executed in
+# each region from the first instruction of `ddaebm_marker_begin` to that of
+# the following `ddaebm_marker_end` (firmware-examples/common/markers.rs).
+# The defmt log, decoded, goes to LOG. Returns QEMU's status (1 when the
+# markers are missing).
+marker_counts() {
+  local machine=$1 elf=$2 log=$3 nmcmd b e dir awk_pid st
+  if command -v llvm-nm >/dev/null; then nmcmd=llvm-nm; else nmcmd=nm; fi
+  b=$("$nmcmd" "$elf" | awk '$3 == "ddaebm_marker_begin" { print $1 }')
+  e=$("$nmcmd" "$elf" | awk '$3 == "ddaebm_marker_end" { print $1 }')
+  [ -n "$b" ] && [ -n "$e" ] || { echo "marker symbols not found in $elf" >&2; return 1; }
+  # Thumb symbols have bit 0 set; the traced PC does not.
+  b=$(printf '%08x' $((0x$b & ~1))); e=$(printf '%08x' $((0x$e & ~1)))
+  dir=$(mktemp -d)
+  mkfifo "$dir/trace"
+  # "Trace 0: HOSTPTR [CS_BASE/PC/FLAGS/CFLAGS] SYMBOL": the guest PC is the
+  # second field in brackets.
+  awk -v b="$b" -v e="$e" '
+    /^Trace/ {
+      split($4, f, "/"); pc = f[2]
+      if (inside) {
+        if (pc == e) { counts[nr++] = n; inside = 0 } else n++
+      } else if (pc == b) { inside = 1; n = 1 }
+    }
+    END { for (i = 0; i < nr; i++) printf "%d ", counts[i]; print "" }' <"$dir/trace" >"$dir/counts" &
+  awk_pid=$!
+  qemu_arm "$machine" "$elf" -d exec,nochain -singlestep -D "$dir/trace" | defmt-print -e "$elf" >"$log" 2>&1
+  st=${PIPESTATUS[0]}
+  wait "$awk_pid"
+  cat "$dir/counts"
+  rm -rf "$dir"
+  return "$st"
+}
+
+# compare_cmp FIRMWARE HOST: compares the `cmp ` lines of two outputs line by
+# line; prints a MISMATCH line per difference on stderr and "PASSED FAILED"
+# on stdout (different line counts, or none, count as one more failure).
+compare_cmp() {
+  local a b passed=0 failed=0 x y na nh
+  a=$(mktemp); b=$(mktemp)
+  grep '^cmp ' "$1" >"$a" || true
+  grep '^cmp ' "$2" >"$b" || true
+  while IFS= read -r x && IFS= read -r y <&3; do
+    if [ "$x" = "$y" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "MISMATCH: firmware '$x' host '$y'" >&2; fi
+  done <"$a" 3<"$b"
+  na=$(wc -l <"$a"); nh=$(wc -l <"$b")
+  if [ "$na" -ne "$nh" ] || [ "$na" -eq 0 ]; then
+    echo "line counts differ or empty: firmware $na, host $nh" >&2
+    failed=$((failed + 1))
+  fi
+  rm -f "$a" "$b"
+  echo "$passed $failed"
+}

@@ -135,7 +135,6 @@ fi
 
 # --- report ---------------------------------------------------------------------
 if command -v llvm-size >/dev/null; then sizecmd=llvm-size; else sizecmd=size; fi
-if command -v llvm-nm >/dev/null; then nmcmd=llvm-nm; else nmcmd=nm; fi
 sect() { awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print 0 }' "$1"; }
 (cd "$root" && cargo build --release --quiet -p ddaebm-export --bin export)
 series_bytes=$(( $(tail -n +2 "$series" | wc -l) - 1200 ))
@@ -158,27 +157,12 @@ for p in int8 f16 f32; do
   windows=$(sed -n 's/.* \([0-9]*\) windows scored.*/\1/p' "$tmp/run.log")
 
   build "$m" measure
-  b=$("$nmcmd" "$elf" | awk '$3 == "ddaebm_marker_begin" { print $1 }')
-  e=$("$nmcmd" "$elf" | awk '$3 == "ddaebm_marker_end" { print $1 }')
-  b=$(printf '%08x' $((0x$b & ~1))); e=$(printf '%08x' $((0x$e & ~1)))
   echo "== tracing the measure build under QEMU (-d exec,nochain -singlestep)" >&2
-  mkfifo "$tmp/trace"
-  awk -v b="$b" -v e="$e" '
-    /^Trace/ {
-      split($4, f, "/"); pc = f[2]
-      if (inside) {
-        if (pc == e) { counts[nr++] = n; inside = 0 } else n++
-      } else if (pc == b) { inside = 1; n = 1 }
-    }
-    END { for (i = 0; i < nr; i++) printf "%d ", counts[i]; print "" }' <"$tmp/trace" >"$tmp/counts" &
-  awk_pid=$!
-  set +e
-  qemu_arm "$MACHINE" "$elf" -d exec,nochain -singlestep -D "$tmp/trace" | defmt-print -e "$elf" >"$tmp/measure.log" 2>&1
-  st=${PIPESTATUS[0]}
-  set -e
-  wait "$awk_pid"
-  rm -f "$tmp/trace"
-  [ "$st" -eq 0 ] || { cat "$tmp/measure.log" >&2; echo "stream-firmware: the measure build failed" >&2; exit 1; }
+  if ! marker_counts "$MACHINE" "$elf" "$tmp/measure.log" >"$tmp/counts"; then
+    cat "$tmp/measure.log" >&2
+    echo "stream-firmware: the measure build failed" >&2
+    exit 1
+  fi
   read -r c0 c1 c2 c3 _ <"$tmp/counts" || true
   [ -n "${c3:-}" ] || { echo "stream-firmware: expected 4 marked regions, got: $(cat "$tmp/counts")" >&2; exit 1; }
   win=$((c1 - c0)); push=$((c2 - c0)); fieldstep=$((c3 - c0))
