@@ -138,9 +138,10 @@ fn reduce(acc: [__m128; 2]) -> f32 {
 /// 0: not yet detected, 1: SSE2 only, 2: AVX + F16C usable, 3: and AVX2.
 static LEVEL: AtomicU8 = AtomicU8::new(0);
 
-/// The highest level the kernels may use ([`crate::kernel_path`]):
-/// `u8::MAX` for no cap, 0 for the portable kernels only.
-static CAP: AtomicU8 = AtomicU8::new(u8::MAX);
+/// The level the kernels use: the detected one capped by [`set_cap`]
+/// ([`crate::kernel_path`]; 0 = the portable kernels only), kept in one
+/// atomic so the kernels read one value per call. `u8::MAX`: not yet set.
+static ACTIVE: AtomicU8 = AtomicU8::new(u8::MAX);
 
 /// The SIMD level the CPU supports (cached after the first call).
 #[inline]
@@ -155,16 +156,24 @@ pub(crate) fn detected_level() -> u8 {
     }
 }
 
-/// The SIMD level in use: the detected one, capped by [`set_cap`]; 0 means
-/// the portable kernels.
+/// The SIMD level in use: the detected one unless [`set_cap`] lowered it;
+/// 0 means the portable kernels.
 #[inline]
 pub(crate) fn level() -> u8 {
-    detected_level().min(CAP.load(Ordering::Relaxed))
+    match ACTIVE.load(Ordering::Relaxed) {
+        u8::MAX => {
+            let l = detected_level();
+            // Unless a cap was set meanwhile (then it stands).
+            let _ = ACTIVE.compare_exchange(u8::MAX, l, Ordering::Relaxed, Ordering::Relaxed);
+            ACTIVE.load(Ordering::Relaxed)
+        }
+        l => l,
+    }
 }
 
 /// Caps the level the kernels use (`u8::MAX`: no cap; 0: portable only).
 pub(crate) fn set_cap(cap: u8) {
-    CAP.store(cap, Ordering::Relaxed);
+    ACTIVE.store(detected_level().min(cap), Ordering::Relaxed);
 }
 
 /// Whether the CPU and the OS support AVX and F16C.
