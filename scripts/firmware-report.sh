@@ -52,7 +52,7 @@ if [ "$TARGET" = m4f ]; then
 else
   elf=$CARGO_TARGET_DIR/xt/$TARGET/$RUST_TARGET/release/cortex-m4f-anomaly
   build_env=(CARGO_TARGET_DIR="$CARGO_TARGET_DIR/xt/$TARGET" DDAEBM_MEMORY="$MEMORY"
-    RUSTFLAGS="-C link-arg=-Tlink.x -C link-arg=-Tdefmt.x -C link-arg=--nmagic -C target-cpu=$TARGET_CPU")
+    RUSTFLAGS="$MCU_RUSTFLAGS -C link-arg=-Tdefmt.x")
 fi
 
 case "${1:-}" in

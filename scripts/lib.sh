@@ -19,9 +19,11 @@ qemu_arm() {
     -semihosting-config enable=on,target=native -kernel "$elf" "$@" </dev/null
 }
 
-# mcu_target NAME: sets RUST_TARGET, TARGET_CPU, MACHINE and MEMORY (a file in
-# firmware-examples/common) for one of the MCU families the firmware
-# examples are built for: m0 m3 m4f m7 m33 m55. Returns 1 for another name.
+# mcu_target NAME: sets RUST_TARGET, TARGET_CPU, MACHINE, MEMORY (a file in
+# firmware-examples/common) and MCU_RUSTFLAGS (cortex-m-rt's link script and
+# the target CPU; firmware that logs with defmt adds -C link-arg=-Tdefmt.x)
+# for one of the MCU families the firmware examples are built for: m0 m3 m4f
+# m7 m33 m55. Returns 1 for another name.
 # (rustc has no thumbv8.1m target: the M55 is thumbv8m.main-none-eabihf with
 # -C target-cpu=cortex-m55, which enables Helium.)
 mcu_target() {
@@ -35,6 +37,7 @@ mcu_target() {
     m55) RUST_TARGET=thumbv8m.main-none-eabihf; TARGET_CPU=cortex-m55; MACHINE=mps3-an547; MEMORY=memory-an547.x ;;
     *) return 1 ;;
   esac
+  MCU_RUSTFLAGS="-C link-arg=-Tlink.x -C link-arg=--nmagic -C target-cpu=$TARGET_CPU"
 }
 
 # ensure_target TRIPLE: adds the Rust target TRIPLE with rustup unless it

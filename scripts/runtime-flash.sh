@@ -42,7 +42,7 @@ for t in "${targets[@]}"; do
       elf=$target_root/thumbv7em-none-eabihf/release/flash-size
     else
       CARGO_TARGET_DIR=$target_root/xt/flash-$t \
-        RUSTFLAGS="-C link-arg=-Tlink.x -C link-arg=--nmagic -C target-cpu=$TARGET_CPU" \
+        RUSTFLAGS="$MCU_RUSTFLAGS" \
         cargo build --release --locked -q --target "$RUST_TARGET" ${f:+--features "$f"}
       elf=$target_root/xt/flash-$t/$RUST_TARGET/release/flash-size
     fi

@@ -67,7 +67,7 @@ select_target() { # select_target NAME: sets the build variables and $elf for an
 build() { # build MODEL [FEATURES], for the selected target
   echo "== building the stream firmware for $tname ($RUST_TARGET, $TARGET_CPU)${2:+ (--features $2)} with $(basename "$1")" >&2
   (cd "$fw" && CARGO_TARGET_DIR=$dir DDAEBM_MODEL=$1 DDAEBM_MEMORY=$MEMORY \
-    RUSTFLAGS="-C link-arg=-Tlink.x -C link-arg=-Tdefmt.x -C link-arg=--nmagic -C target-cpu=$TARGET_CPU" \
+    RUSTFLAGS="$MCU_RUSTFLAGS -C link-arg=-Tdefmt.x" \
     cargo build --release --locked -q --target "$RUST_TARGET" ${2:+--features "$2"})
 }
 
