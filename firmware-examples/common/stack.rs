@@ -1,6 +1,7 @@
 //! Stack high-water mark: paint the free stack with a pattern at start-up,
 //! then find the deepest word that was overwritten. Shared by the firmware
-//! examples (`#[path]`-included as `mod stack`).
+//! examples (`#[path]`-included as `mod stack`), on Cortex-M (cortex-m-rt)
+//! and RISC-V (riscv-rt).
 
 const PAINT: u32 = 0x5AFE_C0DE;
 /// Bytes below the stack top that are painted: far more than this example
@@ -8,11 +9,27 @@ const PAINT: u32 = 0x5AFE_C0DE;
 const WINDOW: usize = 32 * 1024;
 
 extern "C" {
-    /// cortex-m-rt: the initial stack pointer (top of the stack).
+    /// cortex-m-rt / riscv-rt: the initial stack pointer (top of the stack).
     static _stack_start: u32;
-    /// cortex-m-rt: the end of `.bss` / `.uninit` (the start of the free RAM
-    /// the stack grows down into).
+    /// The end of the statics (`.bss`, and `.uninit` on cortex-m-rt): the
+    /// start of the free RAM the stack grows down into. cortex-m-rt calls it
+    /// `__sheap`, riscv-rt `_sheap`.
+    #[cfg_attr(target_arch = "riscv32", link_name = "_sheap")]
     static __sheap: u32;
+}
+
+/// The current stack pointer.
+fn sp() -> usize {
+    #[cfg(target_arch = "arm")]
+    let sp = cortex_m::register::msp::read() as usize;
+    #[cfg(target_arch = "riscv32")]
+    let sp = {
+        let sp: usize;
+        // SAFETY: copies the stack pointer to a register; reads no memory, writes nothing else.
+        unsafe { core::arch::asm!("mv {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+        sp
+    };
+    sp
 }
 
 fn top() -> usize {
@@ -27,7 +44,7 @@ fn bottom() -> usize {
 }
 
 pub fn paint() {
-    let sp = cortex_m::register::msp::read() as usize;
+    let sp = sp();
     let end = (sp - 64) & !3; // leave this function's frame alone
     let mut a = bottom();
     while a < end {

@@ -1,7 +1,7 @@
 //! Embeds every `*.safetensors` file of `DDAEBM_REPLAY_DIR` (default
 //! `../../runtime/fuzz/replay`), in file-name order, as one blob
-//! (`../common/replay_files.rs`), and puts `memory.x` (QEMU virt) where the linker
-//! finds it.
+//! (`../common/replay_files.rs`), and puts `../common/memory-riscv-virt.x`
+//! (QEMU virt) where the linker finds it, as `memory.x`.
 
 use std::{env, fs, path::PathBuf};
 
@@ -21,9 +21,9 @@ fn main() {
         .and_then(|files| replay_files::blob(&files))
         .unwrap_or_else(|e| panic!("cannot read the model files of {} ({e}); set DDAEBM_REPLAY_DIR", dir.display()));
     fs::write(out.join("replay.bin"), &blob).expect("write OUT_DIR/replay.bin");
-    fs::copy(manifest.join("memory.x"), out.join("memory.x")).expect("copy memory.x");
+    fs::copy(manifest.join("../common/memory-riscv-virt.x"), out.join("memory.x")).expect("copy the memory map");
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=../common/memory-riscv-virt.x");
     println!("cargo:rerun-if-changed=../common/replay_files.rs");
     println!("cargo:rerun-if-changed=build.rs");
 }

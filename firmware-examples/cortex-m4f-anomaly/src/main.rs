@@ -13,9 +13,22 @@
     allow(unreachable_code, unused_variables)
 )]
 
+#[cfg(target_arch = "arm")]
+use cortex_m::singleton;
+#[cfg(target_arch = "arm")]
 use cortex_m_rt::entry;
+#[cfg(target_arch = "riscv32")]
+use riscv::singleton;
+#[cfg(target_arch = "riscv32")]
+use riscv_rt::entry;
 use ddaebm_runtime::{Model, Rng};
+#[cfg(target_arch = "arm")]
 use defmt_semihosting as _; // the global defmt logger: semihosting SYS_WRITE to stdout
+
+/// The same logger on RISC-V (shared with the other defmt example).
+#[cfg(target_arch = "riscv32")]
+#[path = "../../common/defmt_riscv.rs"]
+mod defmt_riscv;
 
 mod cases;
 use cases::{threshold, verdict, NORMAL_POINTS, POINTS, SAMPLES, SEED_BASE};
@@ -45,12 +58,18 @@ fn main() -> ! {
 
     // A `static` buffer in .bss (no heap, not on the stack), taken once.
     let scratch: &'static mut [f32; SCRATCH_LEN] =
-        cortex_m::singleton!(: [f32; SCRATCH_LEN] = [0.0; SCRATCH_LEN]).unwrap();
+        singleton!(: [f32; SCRATCH_LEN] = [0.0; SCRATCH_LEN]).unwrap();
 
     #[cfg(feature = "fail-panic")]
     panic!("fail-panic feature: testing the panic exit path");
-    #[cfg(feature = "fail-hardfault")]
+    #[cfg(all(feature = "fail-hardfault", target_arch = "arm"))]
     cortex_m::asm::udf(); // UsageFault, escalated to HardFault
+    #[cfg(all(feature = "fail-hardfault", target_arch = "riscv32"))]
+    // SAFETY: `unimp` is an illegal instruction: it traps to the exception
+    // handler of ../common/exit.rs, which exits; nothing runs after it.
+    unsafe {
+        core::arch::asm!("unimp")
+    };
 
     let model = match Model::from_bytes(MODEL) {
         Ok(m) => m,
@@ -214,7 +233,7 @@ fn fail_with(e: ddaebm_runtime::Error, what: &str) -> ! {
     exit(false)
 }
 
-/// `exit`, the panic and HardFault handlers (shared with the other examples).
+/// `exit`, the panic and fault handlers (shared with the other examples).
 #[path = "../../common/exit.rs"]
 mod exit;
 use exit::exit;

@@ -17,9 +17,22 @@
 #![no_main]
 #![cfg_attr(feature = "measure", allow(unreachable_code, unused_variables, unused_mut))]
 
+#[cfg(target_arch = "arm")]
+use cortex_m::singleton;
+#[cfg(target_arch = "arm")]
 use cortex_m_rt::entry;
+#[cfg(target_arch = "riscv32")]
+use riscv::singleton;
+#[cfg(target_arch = "riscv32")]
+use riscv_rt::entry;
 use ddaebm_runtime::{FieldCalibration, Model, WindowScorer};
+#[cfg(target_arch = "arm")]
 use defmt_semihosting as _; // the global defmt logger: semihosting SYS_WRITE to stdout
+
+/// The same logger on RISC-V (shared with the other defmt example).
+#[cfg(target_arch = "riscv32")]
+#[path = "../../common/defmt_riscv.rs"]
+mod defmt_riscv;
 
 // SCRATCH_LEN, WINDOW_VALUES, CHANNELS, ROWS, FIRST_ROW, EVENTS, MODEL_NAME,
 // SERIES_NAME: from build.rs, for the embedded model and series.
@@ -100,7 +113,7 @@ fn main() -> ! {
 
     // `static` buffers in .bss (no heap, not on the stack), each taken once.
     let scratch: &'static mut [f32; SCRATCH_LEN] =
-        cortex_m::singleton!(: [f32; SCRATCH_LEN] = [0.0; SCRATCH_LEN]).unwrap();
+        singleton!(: [f32; SCRATCH_LEN] = [0.0; SCRATCH_LEN]).unwrap();
 
     let model = match Model::from_bytes(MODEL) {
         Ok(m) => m,
@@ -111,7 +124,7 @@ fn main() -> ! {
         Err(e) => fail_with(e, "the model's window does not fit this firmware"),
     };
     let scorer: &'static mut WindowScorer<WINDOW_VALUES> =
-        cortex_m::singleton!(: WindowScorer<WINDOW_VALUES> = scorer).unwrap();
+        singleton!(: WindowScorer<WINDOW_VALUES> = scorer).unwrap();
     let shape = scorer.shape();
     let Some(threshold) = model.threshold() else {
         defmt::error!("the model file has no calibrated threshold: export it with --calibrate");
@@ -312,7 +325,7 @@ fn fail_with(e: ddaebm_runtime::Error, what: &str) -> ! {
     exit(false)
 }
 
-/// `exit`, the panic and HardFault handlers (shared with the other examples).
+/// `exit`, the panic and fault handlers (shared with the other examples).
 #[path = "../../common/exit.rs"]
 mod exit;
 use exit::exit;

@@ -1,7 +1,8 @@
 //! The smallest firmware that scores a reading with the runtime, to measure
 //! the runtime's flash footprint (scripts/runtime-flash.sh): built without
 //! features it is the same program minus the runtime (vector table,
-//! cortex-m-rt start-up, a spin-loop panic handler), so the difference of
+//! cortex-m-rt start-up, a spin-loop panic handler; on RISC-V riscv-rt's
+//! start-up and trap entry), so the difference of
 //! the two images is what the runtime adds. The model bytes and the reading
 //! come through `black_box` (a real application would `include_bytes!` the
 //! model or flash it separately), so neither the file nor the result is
@@ -10,7 +11,10 @@
 #![no_main]
 
 use core::hint::black_box;
+#[cfg(target_arch = "arm")]
 use cortex_m_rt::entry;
+#[cfg(target_arch = "riscv32")]
+use riscv_rt::entry;
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {

@@ -1,17 +1,15 @@
 //! Replays the model files embedded by build.rs (fuzzer-generated, from the
 //! structure-aware target's corpus) through the runtime on RISC-V rv32imac
 //! (QEMU `virt`, soft float) and prints the `cmp` lines of
-//! `../common/replay.rs` over semihosting; `scripts/fuzz-replay.sh
-//! --riscv` compares them with the host's. Exits QEMU with status 0 (1 on a
-//! panic).
+//! `../common/replay.rs` over semihosting; `scripts/fuzz-replay.sh`
+//! compares them with the host's. Exits QEMU with status 0 (1 on a panic or
+//! a fault).
 
 #![no_std]
 #![no_main]
 
-use core::fmt::Write as _; // the panic handler below
-
 use riscv_rt::entry;
-use riscv_semihosting::{debug, hio};
+use riscv_semihosting::hio;
 
 #[path = "../../common/replay.rs"]
 mod replay;
@@ -37,17 +35,7 @@ fn main() -> ! {
     exit(ok)
 }
 
-fn exit(ok: bool) -> ! {
-    debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
-    loop {
-        riscv::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    if let Ok(mut err) = hio::hstderr() {
-        let _ = writeln!(err, "firmware panic: {info}");
-    }
-    exit(false)
-}
+/// `exit`, the panic and fault handlers (shared with the other examples).
+#[path = "../../common/exit.rs"]
+mod exit;
+use exit::exit;
