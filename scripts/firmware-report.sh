@@ -42,10 +42,11 @@ fw=$root/firmware-examples/cortex-m4f-anomaly
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/firmware-examples/target}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
 # TARGET (default m4f): the MCU family (scripts/lib.sh mcu_target: m0 m3 m4f
-# m7 m33 m55), built with its rustc target and -C target-cpu, run on its QEMU
-# board; other targets than m4f build into CARGO_TARGET_DIR/xt/NAME.
+# m7 m33 m55 rv32), built with its rustc target and -C target-cpu, run on its
+# QEMU board (rv32: qemu-system-riscv32 -machine virt); other targets than
+# m4f build into CARGO_TARGET_DIR/xt/NAME.
 TARGET=${TARGET:-m4f}
-mcu_target "$TARGET" || { echo "firmware-report: unknown TARGET $TARGET (m0 m3 m4f m7 m33 m55)" >&2; exit 2; }
+mcu_target "$TARGET" || { echo "firmware-report: unknown TARGET $TARGET (one of: $MCU_FAMILIES)" >&2; exit 2; }
 if [ "$TARGET" = m4f ]; then
   elf=$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/cortex-m4f-anomaly
   build_env=()
@@ -71,7 +72,8 @@ if command -v llvm-size >/dev/null; then sizecmd=llvm-size
 elif command -v size >/dev/null; then sizecmd=size
 else echo "firmware-report: needs llvm-size or binutils size" >&2; exit 1; fi
 if command -v llvm-nm >/dev/null; then nmcmd=llvm-nm; else nmcmd=nm; fi
-for t in qemu-system-arm defmt-print python3 "$nmcmd"; do
+ensure_qemu
+for t in "${QEMU_CMD[0]}" defmt-print python3 "$nmcmd"; do
   command -v "$t" >/dev/null || { echo "firmware-report: $t not found (scripts/firmware.sh installs qemu-system-arm and defmt-print)" >&2; exit 1; }
 done
 ensure_target "$RUST_TARGET"
@@ -93,10 +95,9 @@ build() { # build MODEL [FEATURES] -> copies the ELF to $tmp/fw.elf
 
 # The model facts (dtype, MACs) come from `export inspect --json`, built once
 # into the host target folder (HOST_TARGET_DIR, default target/).
-HOST_TARGET_DIR=${HOST_TARGET_DIR:-$root/target}
 echo "== building export (for export inspect --json)" >&2
-(cd "$root" && CARGO_TARGET_DIR=$HOST_TARGET_DIR cargo build --release --locked -q -p ddaebm-export --bin export)
-export_bin=$HOST_TARGET_DIR/release/export
+build_export "$root"
+export_bin=$EXPORT_BIN
 
 # Size of the ELF's section $2 ($1 = `size -A` output file), 0 if absent.
 sect() { awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print 0 }' "$1"; }
@@ -121,7 +122,7 @@ print(j["metadata"].get("weight_dtype", "?"), j["macs"]["energy_network"], j["ma
   ram=$((data + bss + uninit))
   echo "== running the firmware under QEMU (stack high-water mark)" >&2
   set +e
-  qemu_arm "$MACHINE" "$tmp/fw.elf" | defmt-print -e "$tmp/fw.elf" >"$tmp/run.log" 2>&1
+  qemu_mcu "$tmp/fw.elf" | defmt-print -e "$tmp/fw.elf" >"$tmp/run.log" 2>&1
   st=("${PIPESTATUS[@]}")
   set -e
   if [ "${st[0]}" -ne 0 ]; then
@@ -135,7 +136,7 @@ print(j["metadata"].get("weight_dtype", "?"), j["macs"]["energy_network"], j["ma
   # 3. Measure build: instruction counts between the markers.
   build "$m" measure
   echo "== tracing the measure build under QEMU (-d exec,nochain -singlestep)" >&2
-  if ! marker_counts "$MACHINE" "$tmp/fw.elf" "$tmp/measure.log" >"$tmp/counts"; then
+  if ! marker_counts "$tmp/fw.elf" "$tmp/measure.log" qemu_mcu >"$tmp/counts"; then
     cat "$tmp/measure.log" >&2
     echo "firmware-report: the measure build failed with $(basename "$m")" >&2
     exit 1

@@ -38,14 +38,10 @@ case "${1:-}" in
   *) echo "usage: scripts/fuzz-replay.sh [--regenerate]" >&2; exit 2 ;;
 esac
 command -v qemu-system-arm >/dev/null || "$root/scripts/firmware.sh" >/dev/null # installs QEMU and the target
-if ! command -v qemu-system-riscv32 >/dev/null; then
-  echo "== installing qemu-system-misc (qemu-system-riscv32)" >&2
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
-  $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-misc >/dev/null
-fi
-ensure_target riscv32imac-unknown-none-elf
 ensure_target thumbv7em-none-eabihf
+mcu_target rv32 # RUST_TARGET, QEMU_CMD (qemu-system-riscv32 -machine virt) for qemu_mcu below
+ensure_qemu
+ensure_target "$RUST_TARGET"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -68,10 +64,9 @@ echo "== host" >&2
 echo "== RISC-V rv32imac: building the replay firmware, qemu-system-riscv32 -machine virt" >&2
 (cd "$root/firmware-examples/riscv-replay" && CARGO_TARGET_DIR=$CARGO_TARGET_DIR/xt/riscv DDAEBM_REPLAY_DIR=$replay \
   cargo build --release --locked -q)
-rv=$CARGO_TARGET_DIR/xt/riscv/riscv32imac-unknown-none-elf/release/riscv-replay
+rv=$CARGO_TARGET_DIR/xt/riscv/$RUST_TARGET/release/riscv-replay
 set +e
-timeout "$QEMU_TIMEOUT" qemu-system-riscv32 -machine virt -nographic -bios none \
-  -semihosting-config enable=on,target=native -kernel "$rv" </dev/null >"$tmp/riscv.txt" 2>"$tmp/riscv.err"
+qemu_mcu "$rv" >"$tmp/riscv.txt" 2>"$tmp/riscv.err"
 status=$?
 set -e
 if [ "$status" -ne 0 ]; then

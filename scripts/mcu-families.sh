@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The per-family kernel table of docs/performance.md: for each Cortex-M family
-# (TARGETS, default m0,m3,m4f,m7,m33,m55; scripts/lib.sh mcu_target), runs
+# The per-family kernel table of docs/performance.md: for each MCU family
+# (TARGETS, default m0,m3,m4f,m7,m33,m55,rv32; scripts/lib.sh mcu_target), runs
 # scripts/firmware-report.sh (the anomaly firmware's measure build, counted
 # under QEMU on the family's board) on the f32, f16 and int8 exports of one
 # checkpoint (default runs/quickstart/checkpoint.safetensors, the 300-wide
@@ -18,13 +18,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/lib.sh"
 ckpt=${1:-$root/runs/quickstart/checkpoint.safetensors}
 [ -f "$ckpt" ] || { echo "mcu-families: no checkpoint $ckpt (run the quickstart first, or pass one)" >&2; exit 2; }
-IFS=, read -r -a targets <<<"${TARGETS:-m0,m3,m4f,m7,m33,m55}"
+IFS=, read -r -a targets <<<"${TARGETS:-m0,m3,m4f,m7,m33,m55,rv32}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$root" && cargo build --release --quiet -p ddaebm-export --bin export)
+build_export "$root"
 for p in f32 fp16 int8; do
-  "$root/target/release/export" "$ckpt" "--$p" --allow-inaccurate -o "$tmp/model-$p.safetensors" >/dev/null 2>&1 ||
-    "$root/target/release/export" "$ckpt" "--$p" -o "$tmp/model-$p.safetensors" >/dev/null
+  "$EXPORT_BIN" "$ckpt" "--$p" --allow-inaccurate -o "$tmp/model-$p.safetensors" >/dev/null 2>&1 ||
+    "$EXPORT_BIN" "$ckpt" "--$p" -o "$tmp/model-$p.safetensors" >/dev/null
 done
 echo "| family (board) | weights | instr / MAC, energy | instr / MAC, sample | flash without model (bytes) | RAM + peak stack (bytes) |"
 echo "|---|---|---:|---:|---:|---:|"

@@ -19,9 +19,11 @@
 # scripts/firmware-report.sh).
 #
 # TARGETS (comma-separated, default m4f): other MCU families (scripts/lib.sh
-# mcu_target: m0 m3 m4f m7 m33 m55) are built with `--target` and their
-# `-C target-cpu`; with more than one, one table with a runtime column per
-# target (bytes the runtime adds).
+# mcu_target: m0 m3 m4f m7 m33 m55 rv32) are built with `--target` and their
+# `-C target-cpu` (rv32: riscv32imac-unknown-none-elf with riscv-rt, whose
+# start-up and trap entry replace the vector table in the baseline); with
+# more than one, one table with a runtime column per target (bytes the
+# runtime adds).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=lib.sh
@@ -33,7 +35,7 @@ builds=("" score score,reconstruction full,reconstruction stream)
 IFS=, read -r -a targets <<<"${TARGETS:-m4f}"
 declare -A SIZE
 for t in "${targets[@]}"; do
-  mcu_target "$t" || { echo "runtime-flash: unknown target $t (m0 m3 m4f m7 m33 m55)" >&2; exit 2; }
+  mcu_target "$t" || { echo "runtime-flash: unknown target $t (one of: $MCU_FAMILIES)" >&2; exit 2; }
   ensure_target "$RUST_TARGET"
   for f in "${builds[@]}"; do
     if [ "$t" = m4f ]; then

@@ -2,7 +2,8 @@
 # The streaming firmware example (firmware-examples/cortex-m4f-stream): a real,
 # labelled physiological series (UCR anomaly archive #135) fed sample by sample
 # through the runtime's window scorer on a Cortex-M4F under QEMU (mps2-an386),
-# with the int8 model trained on its normal part (scripts/stream-model.sh).
+# or another MCU family (TARGETS, below), with the int8 model trained on its
+# normal part (scripts/stream-model.sh).
 #
 #   scripts/stream-firmware.sh            build + run; exits with the firmware's status
 #   scripts/stream-firmware.sh --check    also scores the same rows on the host with
@@ -18,9 +19,11 @@
 # TARGETS (comma-separated, default m4f): the MCU families to build and run
 # it for, each on its QEMU board (scripts/lib.sh mcu_target): m0 (microbit,
 # thumbv6m, no FPU), m3 (mps2-an385, thumbv7m, soft float), m4f (mps2-an386),
-# m7 (mps2-an500), m33 (mps2-an505), m55 (mps3-an547, Helium). --check
-# compares every target's windows with the host; --report gives a row per
-# target and precision.
+# m7 (mps2-an500), m33 (mps2-an505), m55 (mps3-an547, Helium), rv32
+# (RISC-V riscv32imac-unknown-none-elf on qemu-system-riscv32 -machine virt,
+# soft float; the same firmware, riscv-rt and defmt over RISC-V semihosting).
+# --check compares every target's windows with the host; --report gives a
+# row per target and precision.
 #
 # Environment: TARGETS, DDAEBM_MODEL (model file, default the committed
 # model/ucr135-int8.safetensors), QEMU_TIMEOUT (seconds, default 300),
@@ -36,7 +39,7 @@ target_root=${CARGO_TARGET_DIR:-$root/firmware-examples/target}
 export QEMU_TIMEOUT=${QEMU_TIMEOUT:-300}
 IFS=, read -r -a targets <<<"${TARGETS:-m4f}"
 for t in "${targets[@]}"; do
-  mcu_target "$t" || { echo "stream-firmware: unknown target $t (m0 m3 m4f m7 m33 m55)" >&2; exit 2; }
+  mcu_target "$t" || { echo "stream-firmware: unknown target $t (one of: $MCU_FAMILIES)" >&2; exit 2; }
 done
 mode=${1:-run}
 case "$mode" in
@@ -59,6 +62,7 @@ trap 'rm -rf "$tmp"' EXIT
 select_target() { # select_target NAME: sets the build variables and $elf for an MCU family
   mcu_target "$1"
   ensure_target "$RUST_TARGET"
+  ensure_qemu
   dir=$target_root/xt/$1
   elf=$dir/$RUST_TARGET/release/cortex-m4f-stream
   tname=$1
@@ -73,7 +77,7 @@ build() { # build MODEL [FEATURES], for the selected target
 
 run() { # run LOG: runs $elf on its board, the decoded defmt log in LOG; fails with the firmware's status
   set +e
-  qemu_arm "$MACHINE" "$elf" 2>"$1.err" | defmt-print -e "$elf" >"$1" 2>&1
+  qemu_mcu "$elf" 2>"$1.err" | defmt-print -e "$elf" >"$1" 2>&1
   local status=("${PIPESTATUS[@]}")
   set -e
   if [ "${status[0]}" -ne 0 ] || [ "${status[1]}" -ne 0 ]; then
@@ -91,8 +95,8 @@ host_scores() { # host_scores MODEL FWLOG OUTCSV
   [ -n "$first" ] || { echo "stream-firmware: no 'streaming rows' line in the firmware log" >&2; exit 1; }
   # Header + data rows first.. (file line first + 2 on).
   { head -1 "$series"; tail -n +"$((first + 2))" "$series"; } >"$tmp/host.csv"
-  (cd "$root" && cargo build --release --quiet -p ddaebm-export --bin export)
-  "$root/target/release/export" score "$1" "$tmp/host.csv" --label-column is_anomaly -o "$3" >&2
+  build_export "$root"
+  "$EXPORT_BIN" score "$1" "$tmp/host.csv" --label-column is_anomaly -o "$3" >&2
 }
 
 if [ "$mode" != --report ]; then
@@ -100,7 +104,7 @@ if [ "$mode" != --report ]; then
   for t in "${targets[@]}"; do
     select_target "$t"
     build "$model"
-    echo "== $tname: qemu-system-arm -machine $MACHINE (timeout ${QEMU_TIMEOUT} s)" >&2
+    echo "== $tname: ${QEMU_CMD[*]} (timeout ${QEMU_TIMEOUT} s)" >&2
     run "$tmp/fw-$t.log"
     grep -v ' cmp w ' "$tmp/fw-$t.log" | grep -v 'ALARM window' || true
     echo "($(grep -c 'ALARM window' "$tmp/fw-$t.log") ALARM lines and $(grep -c ' cmp w ' "$tmp/fw-$t.log") cmp lines not shown)"
@@ -136,7 +140,7 @@ fi
 # --- report ---------------------------------------------------------------------
 if command -v llvm-size >/dev/null; then sizecmd=llvm-size; else sizecmd=size; fi
 sect() { awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print 0 }' "$1"; }
-(cd "$root" && cargo build --release --quiet -p ddaebm-export --bin export)
+build_export "$root"
 series_bytes=$(( $(tail -n +2 "$series" | wc -l) - 1200 ))
 series_bytes=$((series_bytes * 4))
 rows=()
@@ -145,7 +149,7 @@ select_target "$t"
 for p in int8 f16 f32; do
   m=$fw/model/ucr135-$p.safetensors
   file_bytes=$(stat -c %s "$m")
-  macs=$("$root/target/release/export" inspect "$m" | sed -n 's/.*energy: \([0-9]*\) multiply-accumulates.*/\1/p')
+  macs=$("$EXPORT_BIN" inspect "$m" | sed -n 's/.*energy: \([0-9]*\) multiply-accumulates.*/\1/p')
   build "$m"
   "$sizecmd" -A "$elf" >"$tmp/size.txt"
   flash=$(( $(sect "$tmp/size.txt" .vector_table) + $(sect "$tmp/size.txt" .text) + $(sect "$tmp/size.txt" .rodata) + $(sect "$tmp/size.txt" .data) ))
@@ -158,7 +162,7 @@ for p in int8 f16 f32; do
 
   build "$m" measure
   echo "== tracing the measure build under QEMU (-d exec,nochain -singlestep)" >&2
-  if ! marker_counts "$MACHINE" "$elf" "$tmp/measure.log" >"$tmp/counts"; then
+  if ! marker_counts "$elf" "$tmp/measure.log" qemu_mcu >"$tmp/counts"; then
     cat "$tmp/measure.log" >&2
     echo "stream-firmware: the measure build failed" >&2
     exit 1
