@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: installs libtorch (cached outside the clone), the
-# Cortex-M4F target, QEMU, defmt-print, gcc-arm-none-eabi and cargo-fuzz, checks that the
+# Cortex-M4F target, QEMU (Arm and RISC-V), defmt-print, gcc-arm-none-eabi and cargo-fuzz, checks that the
 # runtime (and its C API) builds for thumbv7em-none-eabihf with no allocator, runs the Rust
 # firmware examples (anomaly, stream) and the C firmware under QEMU against the host, fuzzes the runtime for
 # FUZZ_SECONDS (default 60), and runs the workspace's tests.
@@ -24,9 +24,9 @@ fi
 
 echo "== firmware: Cortex-M4F under QEMU, bit-for-bit parity with the host runtime" >&2
 ./scripts/firmware.sh --check
-echo "== stream firmware: a real labelled series through the window scorer on six Cortex-M families under QEMU, every window bit for bit against export score" >&2
-# Every Cortex-M family: M0 (no FPU), M3 (soft float), M4F, M7, M33, M55.
-TARGETS=m0,m3,m4f,m7,m33,m55 ./scripts/stream-firmware.sh --check
+echo "== stream firmware: a real labelled series through the window scorer on six Cortex-M families and RISC-V rv32imac under QEMU, every window bit for bit against export score" >&2
+# Every MCU family: M0 (no FPU), M3 (soft float), M4F, M7, M33, M55, and RISC-V rv32imac (soft float).
+TARGETS=m0,m3,m4f,m7,m33,m55,rv32 ./scripts/stream-firmware.sh --check
 echo "== C firmware: the C API under QEMU, bit-for-bit parity with the same C code on the host" >&2
 ./scripts/c-firmware.sh --check
 
