@@ -7,7 +7,7 @@
 //! `2g+1` = (xq[4g+1], xq[4g+3]). The sum is exact, so it equals the
 //! portable `dot_i8` bit for bit.
 
-use super::{quant_scale, quantise, QBLOCK};
+use super::{f32_word, matvec_i8_elementwise, quant_scale, QBLOCK};
 
 /// Quantises `x` (at most `QBLOCK` values, a multiple of 4: a partial
 /// last group is not written) into SMLAD pair order, as
@@ -270,30 +270,7 @@ pub(crate) fn matvec_i8_act(weight: &[u8], scale: &[u8], x: &[f32], bias: &[u8],
         }
         return;
     }
-    for (j, yj) in y.iter_mut().enumerate() {
-        let row = weight.get(j * n..j * n + n).unwrap_or(&[]);
-        // Exact i32 sums per block of QBLOCK inputs, added in order from 0.0.
-        let (mut acc, mut d) = (0.0f32, 0i32);
-        for (i, (&w, &v)) in row.iter().zip(x).enumerate() {
-            d += i32::from(w as i8) * i32::from(quantise(v, inv));
-            if i % QBLOCK == QBLOCK - 1 || i + 1 == n {
-                acc += d as f32;
-                d = 0;
-            }
-        }
-        let v = (sx * f32_word(scale, j)) * acc + f32_word(bias, j);
-        *yj = if v < 0.0 { v * slope } else { v };
-    }
-}
-
-/// The `k`-th little-endian f32 of `bytes`, NaN if out of range (not
-/// inlined: small code for the rare paths that need it).
-#[inline(never)]
-fn f32_word(bytes: &[u8], k: usize) -> f32 {
-    match bytes.get(4 * k..).and_then(<[u8]>::first_chunk::<4>) {
-        Some(b) => f32::from_le_bytes(*b),
-        None => f32::NAN,
-    }
+    matvec_i8_elementwise(weight, scale, x, bias, y, sx, inv, slope);
 }
 
 /// The quantised activations of the DSP path, 8-byte aligned.

@@ -58,6 +58,8 @@ pub(crate) mod x86;
 
 #[cfg(ddaebm_dsp)]
 pub(crate) use dsp::{matvec_i8, matvec_i8_act};
+#[cfg(ddaebm_mve)]
+use mve::matvec_i8_act;
 #[cfg(ddaebm_fpu)]
 use fpu::f16_bits_to_f32;
 #[cfg(not(ddaebm_fpu))]
@@ -270,7 +272,7 @@ pub(crate) fn matvec(weight: &[u8], dtype: Dtype, scale: &[u8], x: &[f32], bias:
 }
 
 /// [`matvec`], then [`prelu`] with `slope` if there is one (fused into the
-/// int8 kernel on the DSP path; same bits either way).
+/// int8 kernel on the DSP and Helium paths; same bits either way).
 pub(crate) fn layer(
     weight: &[u8],
     dtype: Dtype,
@@ -280,7 +282,7 @@ pub(crate) fn layer(
     y: &mut [f32],
     slope: Option<f32>,
 ) {
-    #[cfg(ddaebm_dsp)]
+    #[cfg(any(ddaebm_dsp, ddaebm_mve))]
     if dtype == Dtype::I8 {
         return matvec_i8_act(weight, scale, x, bias, y, slope);
     }
@@ -301,6 +303,13 @@ pub(crate) fn quant_scale(x: &[f32]) -> Option<(f32, f32)> {
     for &v in x {
         mb = mb.max(v.to_bits() & 0x7fff_ffff);
     }
+    quant_scale_bits(mb)
+}
+
+/// [`quant_scale`] from the largest `bits & 0x7fff_ffff` of the inputs
+/// (computed by the caller, e.g. with vector instructions).
+#[inline]
+pub(crate) fn quant_scale_bits(mb: u32) -> Option<(f32, f32)> {
     let m = f32::from_bits(mb);
     if mb >= 0x7f80_0000 {
         None
@@ -314,11 +323,54 @@ pub(crate) fn quant_scale(x: &[f32]) -> Option<(f32, f32)> {
 /// `xq = clamp(trunc(x · inv ± 0.5), −32767, 32767)`: round half away from
 /// zero, computed in f32 (so the same on every target).
 #[inline(always)]
-#[cfg_attr(ddaebm_dsp, allow(dead_code))]
 pub(crate) fn quantise(v: f32, inv: f32) -> i16 {
     let t = v * inv;
     let r = if t < 0.0 { t - 0.5 } else { t + 0.5 };
     (r as i32).clamp(-32767, 32767) as i16
+}
+
+/// The int8 layer one element at a time, PReLU included (`slope` 1.0 for
+/// none): the MCU kernels' path for layers their loops do not take (more
+/// than [`QBLOCK`] inputs, unaligned scales or biases, ...). Slow, small
+/// code, the same bits (exact i32 sums per block of [`QBLOCK`] inputs,
+/// added in order from 0.0).
+#[cfg(any(ddaebm_dsp, ddaebm_mve))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matvec_i8_elementwise(
+    weight: &[u8],
+    scale: &[u8],
+    x: &[f32],
+    bias: &[u8],
+    y: &mut [f32],
+    sx: f32,
+    inv: f32,
+    slope: f32,
+) {
+    let n = x.len();
+    for (j, yj) in y.iter_mut().enumerate() {
+        let row = weight.get(j * n..j * n + n).unwrap_or(&[]);
+        let (mut acc, mut d) = (0.0f32, 0i32);
+        for (i, (&w, &v)) in row.iter().zip(x).enumerate() {
+            d += i32::from(w as i8) * i32::from(quantise(v, inv));
+            if i % QBLOCK == QBLOCK - 1 || i + 1 == n {
+                acc += d as f32;
+                d = 0;
+            }
+        }
+        let v = (sx * f32_word(scale, j)) * acc + f32_word(bias, j);
+        *yj = if v < 0.0 { v * slope } else { v };
+    }
+}
+
+/// The `k`-th little-endian f32 of `bytes`, NaN if out of range (not
+/// inlined: small code for the rare paths that need it).
+#[cfg(any(ddaebm_dsp, ddaebm_mve))]
+#[inline(never)]
+pub(crate) fn f32_word(bytes: &[u8], k: usize) -> f32 {
+    match bytes.get(4 * k..).and_then(<[u8]>::first_chunk::<4>) {
+        Some(b) => f32::from_le_bytes(*b),
+        None => f32::NAN,
+    }
 }
 
 /// PReLU in place: `y = if y >= 0 { y } else { slope * y }` (NaN stays NaN).
