@@ -8,6 +8,7 @@
 //! portable `dot_i8` bit for bit.
 
 use super::{f32_word, matvec_i8_elementwise, quant_scale, QBLOCK};
+use core::mem::MaybeUninit;
 
 /// Quantises `x` (at most `QBLOCK` values, a multiple of 4: a partial
 /// last group is not written) into SMLAD pair order, as
@@ -16,7 +17,7 @@ use super::{f32_word, matvec_i8_elementwise, quant_scale, QBLOCK};
 /// rounding, so `trunc(x · inv ± 0.5)` already lies in −32767..=32767 and
 /// the clamp never changes a value (same bits as the portable path).
 #[inline]
-pub(super) fn quantise_block(x: &[f32], inv: f32, buf: &mut [u32; QBLOCK / 2]) {
+pub(super) fn quantise_block(x: &[f32], inv: f32, buf: &mut [MaybeUninit<u32>; QBLOCK / 2]) {
     let q = |v: f32| {
         let t = v * inv;
         let r = if t < 0.0 { t - 0.5 } else { t + 0.5 };
@@ -24,8 +25,8 @@ pub(super) fn quantise_block(x: &[f32], inv: f32, buf: &mut [u32; QBLOCK / 2]) {
     };
     for (g, w) in x.chunks_exact(4).zip(buf.chunks_exact_mut(2)) {
         if let ([a, b, c, d], [w0, w1]) = (g, w) {
-            *w0 = (q(*a) & 0xffff) | (q(*c) << 16);
-            *w1 = (q(*b) & 0xffff) | (q(*d) << 16);
+            w0.write((q(*a) & 0xffff) | (q(*c) << 16));
+            w1.write((q(*b) & 0xffff) | (q(*d) << 16));
         }
     }
 }
@@ -97,7 +98,7 @@ pub(super) fn rows(
     n: usize,
     pairs: usize,
     same: bool,
-    buf: &[u32; QBLOCK / 2],
+    buf: &[MaybeUninit<u32>; QBLOCK / 2],
     scale: &[u8],
     bias: &[u8],
     y: &mut [f32],
@@ -138,7 +139,8 @@ pub(super) fn rows(
     // of `bias`, word-aligned as VLDM needs; `2 · pairs` f32 of `y`. Per
     // pair the loop reads `n` bytes of each of its two rows (the same row
     // twice with `same`, then `pairs == 1`), `n / 2` words of
-    // `buf` (≤ QBLOCK / 2) from its start, 2 scales and 2 biases, and
+    // `buf` (≤ QBLOCK / 2) from its start (those `quantise_block` wrote;
+    // the asm reads them as plain bits), 2 scales and 2 biases, and
     // writes 2 outputs, advancing the pointers in `ctx` (a local array
     // the asm reads and writes through the pointer it gets, which it
     // pushes on the stack and pops before the end; `sx` and `slope` come
@@ -248,9 +250,8 @@ pub(crate) fn matvec_i8_act(weight: &[u8], scale: &[u8], x: &[f32], bias: &[u8],
     let word_aligned = |b: &[u8]| b.as_ptr() as usize % 4 == 0;
     let fits = weight.len() / n.max(1) >= m && scale.len() / 4 >= m && bias.len() / 4 >= m;
     if n <= QBLOCK && n % 4 == 0 && fits && word_aligned(weight) && word_aligned(scale) && word_aligned(bias) {
-        // 8-byte aligned: cleared with the same builtin (`__aeabi_memclr8`)
-        // as the other buffers of the runtime, so one fewer is linked.
-        let mut buf = QBuf([0u32; QBLOCK / 2]);
+        // Not cleared: `rows` reads only the `n / 2` words written here.
+        let mut buf = QBuf([MaybeUninit::uninit(); QBLOCK / 2]);
         let buf = &mut buf.0;
         quantise_block(x, inv, buf);
         let pairs = m / 2;
@@ -275,7 +276,7 @@ pub(crate) fn matvec_i8_act(weight: &[u8], scale: &[u8], x: &[f32], bias: &[u8],
 
 /// The quantised activations of the DSP path, 8-byte aligned.
 #[repr(C, align(8))]
-struct QBuf([u32; QBLOCK / 2]);
+struct QBuf([MaybeUninit<u32>; QBLOCK / 2]);
 
 /// 8 bytes at a word-aligned address.
 #[repr(align(4))]
