@@ -17,9 +17,15 @@ const SUPER: usize = 16;
 
 impl Model<'_> {
     /// The number of `f32` of scratch [`energy_batch`](Model::energy_batch)
-    /// needs for `n` inputs: `n · scratch_len()` (saturating).
+    /// needs for `n` inputs (saturating): two activation buffers of `n`
+    /// vectors, each padded to a multiple of 16 values (64 bytes), plus 15
+    /// values of slack to start them on a 64-byte boundary, so that the
+    /// host's vector loads never straddle a cache line.
     pub fn batch_scratch_len(&self, n: usize) -> usize {
-        self.scratch_len().saturating_mul(n)
+        if n == 0 {
+            return 0;
+        }
+        batch_stride(self.buf_width).saturating_mul(n).saturating_mul(2).saturating_add(ALIGN_SLACK)
     }
 
     /// f(x, t) for `n = out.len()` inputs at once: `xs` holds the inputs in
@@ -36,14 +42,19 @@ impl Model<'_> {
         let n = out.len();
         self.check_len("xs", xs.len(), n.saturating_mul(self.data_dim))?;
         self.check_step(t)?;
-        let w = self.buf_width;
         let needed = self.batch_scratch_len(n);
         let too_small = Error::ScratchTooSmall { needed, found: scratch.len() };
         let scratch = scratch.get_mut(..needed).ok_or(too_small)?;
+        let w = batch_stride(self.buf_width);
         if n == 0 || w == 0 {
             return Ok(());
         }
-        let (mut a, mut b) = scratch.split_at_mut(n * w);
+        // Two activation buffers of exactly `n · w` values from the first
+        // 64-byte boundary (the scratch is 4-byte aligned, so the skip is
+        // exact), every vector starting on one too.
+        let skip = scratch.as_ptr().align_offset(64).min(ALIGN_SLACK);
+        let (mut a, rest) = scratch.get_mut(skip..).ok_or(too_small)?.split_at_mut(n * w);
+        let mut b = rest.get_mut(..n * w).ok_or(too_small)?;
         for (dst, x) in a.chunks_exact_mut(w).zip(xs.chunks_exact(self.data_dim)) {
             self.normalise_into(x, dst);
         }
@@ -76,6 +87,15 @@ impl Model<'_> {
     }
 }
 
+/// Values of slack in the batch scratch for its 64-byte alignment.
+const ALIGN_SLACK: usize = 15;
+
+/// The distance between two inputs' activations in the batch scratch:
+/// `width` rounded up to a multiple of 16 values (64 bytes).
+fn batch_stride(width: usize) -> usize {
+    width.div_ceil(16).saturating_mul(16)
+}
+
 /// One layer on every input: `src` and `dst` hold one activation vector per
 /// `stride` values; reads `in_dim` of each, writes `out_dim`.
 fn apply_batch(
@@ -100,6 +120,19 @@ fn apply_batch(
     } else {
         layer.bias
     };
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (w, p) = (layer.weight, layer.prelu);
+        let done = match layer.dtype {
+            Dtype::F32 => kernels::x86::float_layer::<F32W>(w, bias, p, in_dim, out_dim, stride, src, dst),
+            Dtype::F16 => kernels::x86::float_layer::<F16W>(w, bias, p, in_dim, out_dim, stride, src, dst),
+            Dtype::Bf16 => kernels::x86::float_layer::<Bf16W>(w, bias, p, in_dim, out_dim, stride, src, dst),
+            Dtype::I8 => kernels::x86::int8_layer(w, layer.scale, bias, p, in_dim, out_dim, stride, src, dst),
+        };
+        if done {
+            return Ok(()); // the PReLU too
+        }
+    }
     match layer.dtype {
         Dtype::F32 => float_layer::<F32W>(layer.weight, bias, in_dim, out_dim, stride, src, dst),
         Dtype::F16 => float_layer::<F16W>(layer.weight, bias, in_dim, out_dim, stride, src, dst),
