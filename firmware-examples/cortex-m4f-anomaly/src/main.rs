@@ -17,13 +17,14 @@
 use cortex_m::singleton;
 #[cfg(target_arch = "arm")]
 use cortex_m_rt::entry;
+use ddaebm_runtime::{Model, Rng};
 #[cfg(target_arch = "riscv32")]
 use riscv::singleton;
 #[cfg(target_arch = "riscv32")]
 use riscv_rt::entry;
-use ddaebm_runtime::{Model, Rng};
+// The global defmt logger: semihosting SYS_WRITE to stdout.
 #[cfg(target_arch = "arm")]
-use defmt_semihosting as _; // the global defmt logger: semihosting SYS_WRITE to stdout
+use defmt_semihosting as _;
 
 /// The same logger on RISC-V (shared with the other defmt example).
 #[cfg(target_arch = "riscv32")]
@@ -57,8 +58,7 @@ fn main() -> ! {
     stack::paint();
 
     // A `static` buffer in .bss (no heap, not on the stack), taken once.
-    let scratch: &'static mut [f32; SCRATCH_LEN] =
-        singleton!(: [f32; SCRATCH_LEN] = [0.0; SCRATCH_LEN]).unwrap();
+    let scratch: &'static mut [f32; SCRATCH_LEN] = singleton!(: [f32; SCRATCH_LEN] = [0.0; SCRATCH_LEN]).unwrap();
 
     #[cfg(feature = "fail-panic")]
     panic!("fail-panic feature: testing the panic exit path");
@@ -88,10 +88,7 @@ fn main() -> ! {
         SCRATCH_LEN
     );
     if model.data_dim() != 2 {
-        defmt::error!(
-            "this example scores 2-D readings; the model has D = {=usize}",
-            model.data_dim()
-        );
+        defmt::error!("this example scores 2-D readings; the model has D = {=usize}", model.data_dim());
         exit(false);
     }
     if model.scratch_len() > SCRATCH_LEN {
@@ -134,11 +131,7 @@ fn main() -> ! {
             x[1],
             score,
             v,
-            if k < NORMAL_POINTS {
-                "normal"
-            } else {
-                "anomaly"
-            }
+            if k < NORMAL_POINTS { "normal" } else { "anomaly" }
         );
         defmt::info!(
             "cmp score {=usize} {=u32:08x} {=u32:08x} {=u32:08x} {=str}",
@@ -149,11 +142,7 @@ fn main() -> ! {
             v
         );
     }
-    defmt::info!(
-        "{=usize} of {=usize} readings flagged as anomalous",
-        flagged,
-        POINTS.len()
-    );
+    defmt::info!("{=usize} of {=usize} readings flagged as anomalous", flagged, POINTS.len());
 
     // Samples from the T-step sampler, raw units, one seed each.
     for k in 0..SAMPLES {
@@ -163,12 +152,7 @@ fn main() -> ! {
             fail_with(e, "sample failed");
         }
         defmt::info!("sample seed {=u64} = ({=f32}, {=f32})", seed, s[0], s[1]);
-        defmt::info!(
-            "cmp sample {=u64} {=u32:08x} {=u32:08x}",
-            seed,
-            s[0].to_bits(),
-            s[1].to_bits()
-        );
+        defmt::info!("cmp sample {=u64} {=u32:08x} {=u32:08x}", seed, s[0].to_bits(), s[1].to_bits());
     }
 
     defmt::info!("stack high-water mark: {=usize} bytes", stack::used());

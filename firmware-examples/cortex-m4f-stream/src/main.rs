@@ -21,13 +21,14 @@
 use cortex_m::singleton;
 #[cfg(target_arch = "arm")]
 use cortex_m_rt::entry;
+use ddaebm_runtime::{FieldCalibration, Model, WindowScorer};
 #[cfg(target_arch = "riscv32")]
 use riscv::singleton;
 #[cfg(target_arch = "riscv32")]
 use riscv_rt::entry;
-use ddaebm_runtime::{FieldCalibration, Model, WindowScorer};
+// The global defmt logger: semihosting SYS_WRITE to stdout.
 #[cfg(target_arch = "arm")]
-use defmt_semihosting as _; // the global defmt logger: semihosting SYS_WRITE to stdout
+use defmt_semihosting as _;
 
 /// The same logger on RISC-V (shared with the other defmt example).
 #[cfg(target_arch = "riscv32")]
@@ -112,8 +113,7 @@ fn main() -> ! {
     stack::paint();
 
     // `static` buffers in .bss (no heap, not on the stack), each taken once.
-    let scratch: &'static mut [f32; SCRATCH_LEN] =
-        singleton!(: [f32; SCRATCH_LEN] = [0.0; SCRATCH_LEN]).unwrap();
+    let scratch: &'static mut [f32; SCRATCH_LEN] = singleton!(: [f32; SCRATCH_LEN] = [0.0; SCRATCH_LEN]).unwrap();
 
     let model = match Model::from_bytes(MODEL) {
         Ok(m) => m,
@@ -123,8 +123,7 @@ fn main() -> ! {
         Ok(s) => s,
         Err(e) => fail_with(e, "the model's window does not fit this firmware"),
     };
-    let scorer: &'static mut WindowScorer<WINDOW_VALUES> =
-        singleton!(: WindowScorer<WINDOW_VALUES> = scorer).unwrap();
+    let scorer: &'static mut WindowScorer<WINDOW_VALUES> = singleton!(: WindowScorer<WINDOW_VALUES> = scorer).unwrap();
     let shape = scorer.shape();
     let Some(threshold) = model.threshold() else {
         defmt::error!("the model file has no calibrated threshold: export it with --calibrate");
