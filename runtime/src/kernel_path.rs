@@ -7,7 +7,7 @@
 //! narrower one lets a test check that promise on the same inputs: the
 //! portable kernels are the reference (for int8, the plain integer dot
 //! product), SSE2 is the x86-64 baseline, AVX (with F16C) widens the float
-//! kernels, AVX2 the int8 ones.
+//! kernels, AVX2 the int8 ones, AVX-512 with VNNI the batched int8 one.
 //!
 //! The choice is global (one relaxed atomic) and applies to every model
 //! from the next call on. Results do not depend on it, so concurrent calls
@@ -35,11 +35,15 @@ pub enum KernelPath {
     Avx,
     /// AVX2 for the int8 kernels too.
     Avx2,
+    /// AVX-512 (F, BW, VL) with VNNI for the batched int8 kernel (x86-64
+    /// runtimes built with Rust 1.89 or later).
+    Avx512,
 }
 
 impl KernelPath {
     /// Every path, narrowest first.
-    pub const ALL: [KernelPath; 4] = [KernelPath::Portable, KernelPath::Sse2, KernelPath::Avx, KernelPath::Avx2];
+    pub const ALL: [KernelPath; 5] =
+        [KernelPath::Portable, KernelPath::Sse2, KernelPath::Avx, KernelPath::Avx2, KernelPath::Avx512];
 
     fn level(self) -> u8 {
         match self {
@@ -47,6 +51,7 @@ impl KernelPath {
             KernelPath::Sse2 => 1,
             KernelPath::Avx => 2,
             KernelPath::Avx2 => 3,
+            KernelPath::Avx512 => 4,
         }
     }
 
@@ -55,7 +60,8 @@ impl KernelPath {
             0 => KernelPath::Portable,
             1 => KernelPath::Sse2,
             2 => KernelPath::Avx,
-            _ => KernelPath::Avx2,
+            3 => KernelPath::Avx2,
+            _ => KernelPath::Avx512,
         }
     }
 }
