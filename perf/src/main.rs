@@ -19,8 +19,8 @@
 //!   [1024, D]; evaluations/s and GFLOP/s = 2 · MACs of the folded energy
 //!   network · evaluations/s (the same useful work on both sides), against
 //!   this core's f32 peak measured here: a register-resident loop of
-//!   independent 8-wide FMAs (AVX2+FMA when the CPU has them, else 4-wide
-//!   SSE multiply + add).
+//!   independent FMAs, 16-wide with AVX-512, 8-wide with AVX2+FMA, else
+//!   4-wide SSE multiply + add.
 //!
 //! `--mcu` runs `scripts/firmware-report.sh` on the three exported files
 //! (plus the committed defaults it always measures) and adds its
@@ -70,6 +70,14 @@ fn pair(reps: usize, calls: (usize, usize), mut a: impl FnMut(), mut b: impl FnM
 fn peak_gflops(quick: bool) -> (f64, &'static str) {
     let iters: u64 = if quick { 20_000_000 } else { 100_000_000 };
     #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports AVX-512 F (checked just above).
+        let s = per_call(5, 1, || {
+            black_box(unsafe { fma512_loop(black_box(iters)) });
+        });
+        return (iters as f64 * 12.0 * 16.0 * 2.0 / s / 1e9, "AVX-512 FMA, 12 × 16-wide independent chains");
+    }
+    #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports AVX2 and FMA (checked just above).
         let s = per_call(5, 1, || {
@@ -103,6 +111,23 @@ unsafe fn fma_loop(iters: u64) -> f32 {
         s += out.iter().sum::<f32>();
     }
     s
+}
+
+/// `iters` × 12 independent 16-wide FMAs, all in registers (two FMA
+/// units × 4 cycles of latency need at least 8 chains).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fma512_loop(iters: u64) -> f32 {
+    use std::arch::x86_64::*;
+    let m = _mm512_set1_ps(0.999_999);
+    let c = _mm512_set1_ps(1e-7);
+    let mut a = [_mm512_set1_ps(1.0); 12];
+    for _ in 0..iters {
+        for v in &mut a {
+            *v = _mm512_fmadd_ps(*v, m, c);
+        }
+    }
+    a.iter().map(|v| _mm512_reduce_add_ps(*v)).sum()
 }
 
 /// Fallback peak: 8 chains of 4-wide multiply + add (what baseline x86-64 and other targets have).
