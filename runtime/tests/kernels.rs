@@ -8,17 +8,18 @@
 use crate::common::*;
 use ddaebm_runtime::{Model, Rng};
 
-/// The documented float dot product: 8 interleaved partial sums, a fixed
+/// The documented float dot product: 8 interleaved partial sums, each step
+/// a fused multiply–add (std's `mul_add`, correctly rounded), a fixed
 /// reduction tree, the tail in order.
 fn ref_dot(w: &[f32], x: &[f32]) -> f32 {
     let body = x.len() - x.len() % 8;
     let mut a = [0.0f32; 8];
     for i in 0..body {
-        a[i % 8] += w[i] * x[i];
+        a[i % 8] = w[i].mul_add(x[i], a[i % 8]);
     }
     let mut s = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
     for i in body..x.len() {
-        s += w[i] * x[i];
+        s = w[i].mul_add(x[i], s);
     }
     s
 }

@@ -1,7 +1,7 @@
 //! Bare-metal hard-float Arm (`ddaebm_fpu`: Cortex-M4F, M7, M33, M55) float
 //! loops: `VLDM` loads eight weights or inputs
-//! in one instruction and `VMLA.F32` (unfused: the product is rounded, then
-//! the sum, exactly as the portable `acc += w * x`) accumulates the eight
+//! in one instruction and `VFMA.F32` (fused: `acc + w · x` rounded once,
+//! exactly as the portable `fma(w, x, acc)`) accumulates the eight
 //! partial sums of two rows at once in s16–s31, so each input chunk is
 //! loaded once per row pair. The reduction and the tail are the portable
 //! code. Bit-identical to the portable kernel (firmware parity test).
@@ -63,23 +63,23 @@ fn f32_rows2(w0: &[u8], w1: &[u8], x: &[f32], chunks: usize, tail: usize) -> [f3
             "2:",
             "vldmia {x}!, {{s0-s7}}",
             "vldmia {w0}!, {{s8-s15}}",
-            "vmla.f32 s16, s0, s8",
-            "vmla.f32 s17, s1, s9",
-            "vmla.f32 s18, s2, s10",
-            "vmla.f32 s19, s3, s11",
-            "vmla.f32 s20, s4, s12",
-            "vmla.f32 s21, s5, s13",
-            "vmla.f32 s22, s6, s14",
-            "vmla.f32 s23, s7, s15",
+            "vfma.f32 s16, s0, s8",
+            "vfma.f32 s17, s1, s9",
+            "vfma.f32 s18, s2, s10",
+            "vfma.f32 s19, s3, s11",
+            "vfma.f32 s20, s4, s12",
+            "vfma.f32 s21, s5, s13",
+            "vfma.f32 s22, s6, s14",
+            "vfma.f32 s23, s7, s15",
             "vldmia {w1}!, {{s8-s15}}",
-            "vmla.f32 s24, s0, s8",
-            "vmla.f32 s25, s1, s9",
-            "vmla.f32 s26, s2, s10",
-            "vmla.f32 s27, s3, s11",
-            "vmla.f32 s28, s4, s12",
-            "vmla.f32 s29, s5, s13",
-            "vmla.f32 s30, s6, s14",
-            "vmla.f32 s31, s7, s15",
+            "vfma.f32 s24, s0, s8",
+            "vfma.f32 s25, s1, s9",
+            "vfma.f32 s26, s2, s10",
+            "vfma.f32 s27, s3, s11",
+            "vfma.f32 s28, s4, s12",
+            "vfma.f32 s29, s5, s13",
+            "vfma.f32 s30, s6, s14",
+            "vfma.f32 s31, s7, s15",
             "subs {n}, {n}, #1",
             "bne 2b",
             "3:",
@@ -91,8 +91,8 @@ fn f32_rows2(w0: &[u8], w1: &[u8], x: &[f32], chunks: usize, tail: usize) -> [f3
             "vldmia {x}!, {{s0}}",
             "vldmia {w0}!, {{s1}}",
             "vldmia {w1}!, {{s2}}",
-            "vmla.f32 s16, s0, s1",
-            "vmla.f32 s24, s0, s2",
+            "vfma.f32 s16, s0, s1",
+            "vfma.f32 s24, s0, s2",
             "subs {m}, {m}, #1",
             "bne 4b",
             "5:",
@@ -151,14 +151,14 @@ fn f16_rows2(w0: &[u8], w1: &[u8], x: &[f32], chunks: usize, tail: usize) -> [f3
             "vcvtb.f32.f16 s10, s10",
             "vcvtt.f32.f16 s15, s11",
             "vcvtb.f32.f16 s11, s11",
-            "vmla.f32 s16, s0, s8",
-            "vmla.f32 s17, s1, s12",
-            "vmla.f32 s18, s2, s9",
-            "vmla.f32 s19, s3, s13",
-            "vmla.f32 s20, s4, s10",
-            "vmla.f32 s21, s5, s14",
-            "vmla.f32 s22, s6, s11",
-            "vmla.f32 s23, s7, s15",
+            "vfma.f32 s16, s0, s8",
+            "vfma.f32 s17, s1, s12",
+            "vfma.f32 s18, s2, s9",
+            "vfma.f32 s19, s3, s13",
+            "vfma.f32 s20, s4, s10",
+            "vfma.f32 s21, s5, s14",
+            "vfma.f32 s22, s6, s11",
+            "vfma.f32 s23, s7, s15",
             "vldmia {w1}!, {{s8-s11}}",
             "vcvtt.f32.f16 s12, s8",
             "vcvtb.f32.f16 s8, s8",
@@ -168,14 +168,14 @@ fn f16_rows2(w0: &[u8], w1: &[u8], x: &[f32], chunks: usize, tail: usize) -> [f3
             "vcvtb.f32.f16 s10, s10",
             "vcvtt.f32.f16 s15, s11",
             "vcvtb.f32.f16 s11, s11",
-            "vmla.f32 s24, s0, s8",
-            "vmla.f32 s25, s1, s12",
-            "vmla.f32 s26, s2, s9",
-            "vmla.f32 s27, s3, s13",
-            "vmla.f32 s28, s4, s10",
-            "vmla.f32 s29, s5, s14",
-            "vmla.f32 s30, s6, s11",
-            "vmla.f32 s31, s7, s15",
+            "vfma.f32 s24, s0, s8",
+            "vfma.f32 s25, s1, s12",
+            "vfma.f32 s26, s2, s9",
+            "vfma.f32 s27, s3, s13",
+            "vfma.f32 s28, s4, s10",
+            "vfma.f32 s29, s5, s14",
+            "vfma.f32 s30, s6, s11",
+            "vfma.f32 s31, s7, s15",
             "subs {n}, {n}, #1",
             "bne 2b",
             "3:",
@@ -191,8 +191,8 @@ fn f16_rows2(w0: &[u8], w1: &[u8], x: &[f32], chunks: usize, tail: usize) -> [f3
             "ldrh {t}, [{w1}], #2",
             "vmov s2, {t}",
             "vcvtb.f32.f16 s2, s2",
-            "vmla.f32 s16, s0, s1",
-            "vmla.f32 s24, s0, s2",
+            "vfma.f32 s16, s0, s1",
+            "vfma.f32 s24, s0, s2",
             "subs {m}, {m}, #1",
             "bne 4b",
             "5:",
@@ -265,14 +265,15 @@ pub(super) fn matvec_float(weight: &[u8], dtype: Dtype, x: &[f32], bias: &[u8], 
             let body = chunks * LANES;
             let mut s = 0.0;
             for (i, (w, xi)) in r0.chunks_exact(size).zip(x).enumerate() {
-                let p = elem(dtype, w) * *xi;
+                let w = elem(dtype, w);
                 if i < body {
-                    acc.0[i % LANES] += p;
+                    let a = &mut acc.0[i % LANES];
+                    *a = vfma(w, *xi, *a);
                     if i + 1 == body {
                         s = reduce(acc.0);
                     }
                 } else {
-                    s += p;
+                    s = vfma(w, *xi, s);
                 }
             }
             *y0 = s + f32_le(b0);
@@ -290,6 +291,35 @@ pub(super) fn matvec_float(weight: &[u8], dtype: Dtype, x: &[f32], bias: &[u8], 
             *y1 = a[1] + f32_le(b1);
         }
     }
+}
+
+/// `a · b + c` rounded once, with the FPU's `VFMA.F32` (every FPU these
+/// targets have, FPv4 and later, implements it).
+#[inline]
+#[allow(unsafe_code)]
+pub(super) fn vfma(a: f32, b: f32, c: f32) -> f32 {
+    let out: u32;
+    // SAFETY: moves the operands into FP registers s13–s15, computes s15 =
+    // s15 + s13 · s14 with VFMA.F32 and moves the result back; s13–s15 are
+    // declared clobbered, no memory, stack or flags are touched (only
+    // FPSCR's sticky exception bits), and every target this cfg selects
+    // has the instruction.
+    unsafe {
+        core::arch::asm!(
+            "vmov s13, {a}",
+            "vmov s14, {b}",
+            "vmov s15, {c}",
+            "vfma.f32 s15, s13, s14",
+            "vmov {out}, s15",
+            a = in(reg) a.to_bits(),
+            b = in(reg) b.to_bits(),
+            c = in(reg) c.to_bits(),
+            out = lateout(reg) out,
+            out("s13") _, out("s14") _, out("s15") _,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    f32::from_bits(out)
 }
 
 /// IEEE half → f32, exact, with the FPU's `VCVTB.F32.F16` (one instruction).

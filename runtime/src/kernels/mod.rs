@@ -3,25 +3,29 @@
 //! # Summation order (docs/model-format.md, "Arithmetic")
 //!
 //! Every output is computed in one fixed order, the same on every target, so
-//! results are bit-identical on the host and on a Cortex-M4F; the fast paths
-//! (SIMD on the host, hand-scheduled FPU / DSP loops on the MCU) only
-//! reorganise which loads and registers are used, never the arithmetic.
-//! Multiplies and adds are separate f32 operations (Rust never fuses them;
-//! the Cortex-M4F's `VMLA.F32` is the unfused multiply–accumulate, rounding
-//! after the multiply and after the add).
+//! results are bit-identical on the host and on every MCU; the fast paths
+//! (SIMD on the host, hand-scheduled FPU / DSP / Helium loops on the MCU)
+//! only reorganise which loads and registers are used, never the arithmetic.
 //!
 //! Float weights (F32, F16, BF16, each widened to f32 exactly), a row `w` of
-//! `n` weights against `x`:
+//! `n` weights against `x`, with `fma(a, b, c)` = `a·b + c` rounded once
+//! (IEEE 754 fusedMultiplyAdd, [`fma`]):
 //!
 //! ```text
-//! a[k] = 0.0 + w[k]·x[k] + w[8+k]·x[8+k] + …      k = 0..8, over the first 8·⌊n/8⌋ inputs, in order
+//! a[k] = 0.0, then a[k] = fma(w[i], x[i], a[k])   for i = 8c + k, c = 0, 1, … over the first 8·⌊n/8⌋ inputs, in order
 //! s    = ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))
-//! s    = s + w[i]·x[i]                            for i = 8·⌊n/8⌋ .. n, in order
+//! s    = fma(w[i], x[i], s)                       for i = 8·⌊n/8⌋ .. n, in order
 //! y    = s + b
 //! ```
 //!
 //! Eight interleaved partial sums let the host keep them in SIMD registers
-//! (one AVX or two SSE registers) and the MCU in FPU registers.
+//! and the MCU in FPU registers. The multiply–accumulate is fused because
+//! every target with a floating-point unit has it as one instruction (x86
+//! FMA3 `vfmadd231ps`, 8 or 16 lanes; the Cortex-M4F / M7 / M33 / M55
+//! `VFMA.F32`; aarch64 `fmadd`), which halves the host's floating-point
+//! operations against a separate multiply and add; the soft-float targets
+//! (Cortex-M0, M3, RISC-V rv32imac) and x86 CPUs without FMA3 compute the
+//! same correctly rounded result in software (`libm::fmaf`).
 //!
 //! Int8 weights (`W = scale · q`) use integer arithmetic: the layer input is
 //! quantised to i16 with one scale per call ([`quantise_block`]), products
@@ -235,13 +239,31 @@ fn finish<W: FloatWeights>(acc: [f32; LANES], row_tail: &[u8], x_tail: &[f32]) -
     add_tail::<W>(reduce(acc), row_tail, x_tail)
 }
 
-/// `s + w[i]·x[i]` over the tail elements, in order.
+/// `s = fma(w[i], x[i], s)` over the tail elements, in order.
 #[inline(always)]
 fn add_tail<W: FloatWeights>(mut s: f32, row_tail: &[u8], x_tail: &[f32]) -> f32 {
     for (w, xi) in row_tail.chunks_exact(W::SIZE).zip(x_tail) {
-        s += W::one(w) * *xi;
+        s = fma(W::one(w), *xi, s);
     }
     s
+}
+
+/// `a · b + c` rounded once (IEEE 754 fusedMultiplyAdd): the
+/// multiply–accumulate of every float dot product (module docs). One
+/// `VFMA.F32` on hard-float Arm; `libm::fmaf` elsewhere, which is the
+/// hardware instruction on x86-64 CPUs with FMA3 (detected at run time) and
+/// on aarch64, and a correctly rounded software routine otherwise (the
+/// soft-float MCUs), so every target gives the same bits.
+#[inline(always)]
+pub(crate) fn fma(a: f32, b: f32, c: f32) -> f32 {
+    #[cfg(ddaebm_fpu)]
+    {
+        fpu::vfma(a, b, c)
+    }
+    #[cfg(not(ddaebm_fpu))]
+    {
+        libm::fmaf(a, b, c)
+    }
 }
 
 /// `y = W x + b` for a row-major `W` of shape `[y.len(), x.len()]` stored as

@@ -58,7 +58,7 @@ pub(crate) fn dots<W: FloatWeights, const R: usize, const S: usize>(
             };
             for (acc_rs, xv_s) in acc_r.iter_mut().zip(&xv) {
                 for ((a, w), x) in acc_rs.iter_mut().zip(&wv).zip(xv_s) {
-                    *a += *w * *x;
+                    *a = fma(*w, *x, *a);
                 }
             }
         }

@@ -1,28 +1,21 @@
-//! x86-64 kernels with explicit SSE2 (part of the x86-64 baseline, so no
-//! runtime detection and no `-C target-cpu`): the same arithmetic as the
-//! portable kernels, bit for bit.
+//! x86-64 kernels: the same arithmetic as the portable kernels, bit for
+//! bit, chosen at run time (`cpuid` / `xgetbv`, no `-C target-cpu` needed).
 //!
-//! * Float rows: the eight partial sums `a[0..8]` of the module docs are two
-//!   SSE registers (`a[0..4]`, `a[4..8]`); each step is `_mm_mul_ps` then
-//!   `_mm_add_ps` (separate roundings, as `acc += w * x`), the reduction
-//!   `((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))` is `v = lo + hi`, then
-//!   `(v0+v2) + (v1+v3)`. `R` rows × `S` inputs are blocked so that each
+//! * Float rows, with AVX, F16C and FMA3 (level 2; without them the portable
+//!   kernel runs, its `fma` then `libm::fmaf`): the eight partial sums
+//!   `a[0..8]` of the module docs are one 8-wide register (lane k = `a[k]`),
+//!   each step one `vfmadd231ps` (`a = fma(w, x, a)`, rounded once, as the
+//!   portable kernel), the reduction `((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`
+//!   is `v = lo + hi` on the two 128-bit halves, then `(v0+v2) + (v1+v3)`;
+//!   the tail `vfmadd231ss`. `R` rows × `S` inputs are blocked so that each
 //!   loaded input chunk serves `R` rows and each widened weight chunk `S`
-//!   inputs.
-//! * Halves are widened exactly by integer moves and one multiply:
-//!   `sign | (exponent·mantissa << 13)` read as an f32 and multiplied by
-//!   2¹¹² is the half's value for every finite half (subnormal halves become
-//!   f32 subnormals first, which the multiply scales exactly: no flush to
-//!   zero, the Rust default MXCSR). Infinities and NaNs would not be; a
-//!   chunk containing one flags the call and the caller uses the portable
-//!   kernel instead (same bits, slower; exported models have none).
-//! * With AVX and F16C (detected once at run time with `cpuid` / `xgetbv`;
-//!   no `-C target-cpu` needed) the same loop runs on 8-wide registers, one
-//!   per accumulator set (lane k = `a[k]`), `vmulps` then `vaddps` (never
-//!   FMA), and halves are widened by `vcvtph2ps` (exact for every half,
-//!   NaNs quieted with their payload, as the portable conversion). The
-//!   reduction is the SSE one on the two 128-bit halves.
-//! * Int8: weights are sign-extended to i16 and `_mm_madd_epi16` adds
+//!   inputs. Halves are widened by `vcvtph2ps` (exact for every half, NaNs
+//!   quieted with their payload, as the portable conversion).
+//! * Batches ([`float_layer`], [`int8_layer`]): a whole layer in one
+//!   `target_feature` function, with AVX-512 (level 4) where the CPU has it:
+//!   each 16-wide register then holds two outputs' eight partial sums.
+//! * Int8: weights are sign-extended to i16 and `_mm_madd_epi16` (SSE2,
+//!   level 1), `vpmaddwd` (AVX2, level 3) or `vpdpwssd` (AVX-512 VNNI) adds
 //!   products pairwise into i32 lanes; the sum is exact (the `QBLOCK` bound
 //!   holds for every partial sum), so the order of the integer additions
 //!   does not matter.
@@ -32,58 +25,22 @@
 use core::arch::x86_64::*;
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use super::{add_tail, Bf16W, F16W, F32W, FloatWeights, LANES, QBLOCK};
+use super::{Bf16W, F16W, F32W, FloatWeights, LANES, QBLOCK};
 
-/// What the SSE / AVX float kernels need of a weight dtype (the supertrait
-/// of [`FloatWeights`] on x86-64).
+/// What the AVX float kernels need to know of a weight dtype (the
+/// supertrait of [`FloatWeights`] on x86-64).
 pub(crate) trait SseLoad {
     /// IEEE half (not bfloat16) elements.
     const IEEE_HALF: bool = false;
-    /// `LANES` elements at `p` as two SSE vectors (lanes 0..4, 4..8); a
-    /// nonzero value ORed into `special` means the portable path must run.
-    ///
-    /// # Safety
-    /// `p` must be valid for reading `LANES · SIZE` bytes.
-    unsafe fn load_sse(p: *const u8, special: &mut __m128i) -> [__m128; 2];
 }
 
-impl SseLoad for F32W {
-    #[inline(always)]
-    unsafe fn load_sse(p: *const u8, _: &mut __m128i) -> [__m128; 2] {
-        // SAFETY: forwarded from the caller (32 readable bytes).
-        unsafe { load_f32(p) }
-    }
-}
+impl SseLoad for F32W {}
 
 impl SseLoad for F16W {
     const IEEE_HALF: bool = true;
-    #[inline(always)]
-    unsafe fn load_sse(p: *const u8, special: &mut __m128i) -> [__m128; 2] {
-        // SAFETY: forwarded from the caller (16 readable bytes).
-        unsafe { load_f16(p, special) }
-    }
 }
 
-impl SseLoad for Bf16W {
-    #[inline(always)]
-    unsafe fn load_sse(p: *const u8, _: &mut __m128i) -> [__m128; 2] {
-        // SAFETY: forwarded from the caller (16 readable bytes).
-        unsafe { load_bf16(p) }
-    }
-}
-
-/// 2¹¹² (exponent offset between f32 and IEEE half).
-const F16_SCALE: f32 = 5.192_297e33;
-
-/// Eight F32 at `p` as two vectors.
-///
-/// # Safety
-/// `p` must be valid for reading 32 bytes (no alignment needed).
-#[inline(always)]
-pub(super) unsafe fn load_f32(p: *const u8) -> [__m128; 2] {
-    // SAFETY: the caller guarantees 32 readable bytes; loadu has no alignment requirement.
-    unsafe { [_mm_loadu_ps(p.cast()), _mm_loadu_ps(p.add(16).cast())] }
-}
+impl SseLoad for Bf16W {}
 
 /// Eight bfloat16 at `p` as two f32 vectors (each is the upper half of its f32).
 ///
@@ -99,31 +56,6 @@ pub(super) unsafe fn load_bf16(p: *const u8) -> [__m128; 2] {
     }
 }
 
-/// Eight IEEE halves at `p` widened exactly to two f32 vectors; ORs a
-/// nonzero value into `special` if any of them is an infinity or NaN (whose
-/// lanes are then wrong).
-///
-/// # Safety
-/// `p` must be valid for reading 16 bytes.
-#[inline(always)]
-pub(super) unsafe fn load_f16(p: *const u8, special: &mut __m128i) -> [__m128; 2] {
-    // SAFETY: the caller guarantees 16 readable bytes; loadu has no alignment requirement.
-    unsafe {
-        let v = _mm_loadu_si128(p.cast());
-        let e = _mm_set1_epi16(0x7c00);
-        *special = _mm_or_si128(*special, _mm_cmpeq_epi16(_mm_and_si128(v, e), e));
-        let z = _mm_setzero_si128();
-        // h << 16 per 32-bit lane; an arithmetic shift by 3 puts the
-        // exponent and mantissa at bit 13 and copies the sign into bits
-        // 28..31, of which the mask keeps bit 31.
-        let m = _mm_set1_epi32(0x8fff_ffff_u32 as i32);
-        let lo = _mm_and_si128(_mm_srai_epi32(_mm_unpacklo_epi16(z, v), 3), m);
-        let hi = _mm_and_si128(_mm_srai_epi32(_mm_unpackhi_epi16(z, v), 3), m);
-        let k = _mm_set1_ps(F16_SCALE);
-        [_mm_mul_ps(_mm_castsi128_ps(lo), k), _mm_mul_ps(_mm_castsi128_ps(hi), k)]
-    }
-}
-
 /// The fixed reduction of the eight partial sums held as `[a0..a4, a4..a8]`.
 #[inline(always)]
 fn reduce(acc: [__m128; 2]) -> f32 {
@@ -135,7 +67,7 @@ fn reduce(acc: [__m128; 2]) -> f32 {
     }
 }
 
-/// 0: not yet detected, 1: SSE2 only, 2: AVX + F16C usable, 3: and AVX2,
+/// 0: not yet detected, 1: SSE2 only, 2: AVX + F16C + FMA3 usable, 3: and AVX2,
 /// 4: and AVX-512 F / BW / VL / VNNI.
 static LEVEL: AtomicU8 = AtomicU8::new(0);
 
@@ -177,7 +109,7 @@ pub(crate) fn set_cap(cap: u8) {
     ACTIVE.store(detected_level().min(cap), Ordering::Relaxed);
 }
 
-/// Whether the CPU and the OS support AVX and F16C.
+/// Whether the CPU and the OS support AVX, F16C and FMA3.
 #[inline]
 pub(crate) fn has_avx() -> bool {
     level() >= 2
@@ -200,10 +132,11 @@ pub(crate) fn has_avx512() -> bool {
 fn detect() -> u8 {
     // SAFETY: `cpuid` exists on every x86-64 CPU (leaf 7 answers zeros where unsupported).
     let (c, c7) = unsafe { (__cpuid(1), __cpuid_count(7, 0)) };
-    let (osxsave, avx, f16c) = (c.ecx & (1 << 27) != 0, c.ecx & (1 << 28) != 0, c.ecx & (1 << 29) != 0);
+    let (fma, osxsave) = (c.ecx & (1 << 12) != 0, c.ecx & (1 << 27) != 0);
+    let (avx, f16c) = (c.ecx & (1 << 28) != 0, c.ecx & (1 << 29) != 0);
     // SAFETY: OSXSAVE set means the OS enabled XSAVE, so `xgetbv` exists.
-    if !(osxsave && avx && f16c && unsafe { xcr0() } & 0b110 == 0b110) {
-        return 1; // no AVX, or the OS does not save YMM state
+    if !(osxsave && avx && f16c && fma && unsafe { xcr0() } & 0b110 == 0b110) {
+        return 1; // no AVX / F16C / FMA3, or the OS does not save YMM state
     }
     if c7.ebx & (1 << 5) == 0 {
         return 2;
@@ -226,78 +159,50 @@ unsafe fn xcr0() -> u64 {
     unsafe { _xgetbv(0) }
 }
 
-/// As `kernels::dots` (same bits): `R` rows × `S` inputs. `None` when a
-/// length does not match (the portable kernel then answers, with NaN) or a
-/// half weight is an infinity or NaN (the portable kernel then answers).
+/// As `kernels::dots` (same bits): `R` rows × `S` inputs, on AVX + FMA3.
+/// `None` when those are not in use or a length does not match (the
+/// portable kernel then answers, with NaN for a bad length).
 #[inline(always)]
 pub(crate) fn dots<W: FloatWeights, const R: usize, const S: usize>(
     rows: [&[u8]; R],
     xs: [&[f32]; S],
 ) -> Option<[[f32; S]; R]> {
-    if level() == 0 {
-        return None; // forced: the portable kernel answers
+    if !has_avx() {
+        return None; // no FMA3 (or forced): the portable kernel answers
     }
-    dots_on::<W, R, S>(rows, xs, has_avx())
-}
-
-/// [`dots`] on AVX (`avx`, which must then be available) or SSE2.
-#[inline(always)]
-fn dots_on<W: FloatWeights, const R: usize, const S: usize>(
-    rows: [&[u8]; R],
-    xs: [&[f32]; S],
-    avx: bool,
-) -> Option<[[f32; S]; R]> {
     let n = xs.first().map_or(0, |x| x.len());
     if xs.iter().any(|x| x.len() != n) || rows.iter().any(|r| r.len() < n * W::SIZE) {
         return None;
     }
     let chunks = n / LANES;
     let body = chunks * LANES;
-    if avx {
-        // SAFETY: AVX and F16C are available (the caller's contract); the lengths
-        // were checked above.
-        let acc = unsafe { body_avx::<W, R, S>(rows, xs, chunks) };
-        let mut out = [[0.0f32; S]; R];
-        for ((out_r, acc_r), row) in out.iter_mut().zip(acc).zip(&rows) {
-            let row_tail = row.get(body * W::SIZE..n * W::SIZE).unwrap_or(&[]);
-            for ((o, a), x) in out_r.iter_mut().zip(acc_r).zip(&xs) {
-                *o = add_tail::<W>(reduce(a), row_tail, x.get(body..).unwrap_or(&[]));
-            }
-        }
-        return Some(out);
-    }
-    // SAFETY: every load below reads chunk `c < chunks` of a row (`LANES ·
-    // W::SIZE` bytes at `c · LANES · W::SIZE`, within the `n · W::SIZE`
-    // checked above) or of an input (8 f32 at `c · LANES`, within `n`).
-    let acc = unsafe {
-        let mut acc = [[[_mm_setzero_ps(); 2]; S]; R];
-        let mut special = _mm_setzero_si128();
-        for c in 0..chunks {
-            let xv: [[__m128; 2]; S] = core::array::from_fn(|s| {
-                let p = xs[s].as_ptr().add(c * LANES);
-                [_mm_loadu_ps(p), _mm_loadu_ps(p.add(4))]
-            });
-            for (acc_r, row) in acc.iter_mut().zip(&rows) {
-                let w = W::load_sse(row.as_ptr().add(c * LANES * W::SIZE), &mut special);
-                for (a, x) in acc_r.iter_mut().zip(&xv) {
-                    a[0] = _mm_add_ps(a[0], _mm_mul_ps(w[0], x[0]));
-                    a[1] = _mm_add_ps(a[1], _mm_mul_ps(w[1], x[1]));
-                }
-            }
-        }
-        if _mm_movemask_epi8(special) != 0 {
-            return None;
-        }
-        acc
-    };
+    // SAFETY: AVX, F16C and FMA3 are available (`has_avx`); the lengths
+    // were checked above.
+    let acc = unsafe { body_avx::<W, R, S>(rows, xs, chunks) };
     let mut out = [[0.0f32; S]; R];
     for ((out_r, acc_r), row) in out.iter_mut().zip(acc).zip(&rows) {
         let row_tail = row.get(body * W::SIZE..n * W::SIZE).unwrap_or(&[]);
         for ((o, a), x) in out_r.iter_mut().zip(acc_r).zip(&xs) {
-            *o = add_tail::<W>(reduce(a), row_tail, x.get(body..).unwrap_or(&[]));
+            // SAFETY: FMA3 is available (`has_avx`).
+            *o = unsafe { add_tail_fma::<W>(reduce(a), row_tail, x.get(body..).unwrap_or(&[])) };
         }
     }
     Some(out)
+}
+
+/// `s = fma(w[i], x[i], s)` over the tail elements, in order, with
+/// `vfmadd231ss` (as `kernels::add_tail`, without `libm::fmaf`'s dispatch).
+///
+/// # Safety
+/// FMA3 must be available.
+#[target_feature(enable = "fma")]
+#[inline]
+unsafe fn add_tail_fma<W: FloatWeights>(s: f32, row_tail: &[u8], x_tail: &[f32]) -> f32 {
+    let mut v = _mm_set_ss(s);
+    for (w, xi) in row_tail.chunks_exact(W::SIZE).zip(x_tail) {
+        v = _mm_fmadd_ss(_mm_set_ss(W::one(w)), _mm_set_ss(*xi), v);
+    }
+    _mm_cvtss_f32(v)
 }
 
 /// The int8 sums over the first `16 · wide` elements with AVX2: 16 weights
@@ -340,12 +245,12 @@ unsafe fn body_i8_avx2<const R: usize, const S: usize>(
 }
 
 /// The `R × S` sets of eight partial sums over `chunks` chunks, on 8-wide
-/// AVX registers, returned as two 4-lane halves each.
+/// AVX registers (`vfmadd231ps`), returned as two 4-lane halves each.
 ///
 /// # Safety
-/// AVX and F16C must be available; every row must hold `chunks · LANES ·
+/// AVX, F16C and FMA3 must be available; every row must hold `chunks · LANES ·
 /// W::SIZE` bytes and every input `chunks · LANES` values.
-#[target_feature(enable = "avx,f16c")]
+#[target_feature(enable = "avx,f16c,fma")]
 unsafe fn body_avx<W: FloatWeights, const R: usize, const S: usize>(
     rows: [&[u8]; R],
     xs: [&[f32]; S],
@@ -371,7 +276,7 @@ unsafe fn body_avx<W: FloatWeights, const R: usize, const S: usize>(
                     _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1)
                 };
                 for (a, x) in acc_r.iter_mut().zip(&xv) {
-                    *a = _mm256_add_ps(*a, _mm256_mul_ps(w, *x));
+                    *a = _mm256_fmadd_ps(w, *x, *a);
                 }
             }
         }
@@ -429,11 +334,8 @@ pub(crate) fn float_layer<W: FloatWeights>(
     // `has_avx512`; every pointer the functions form stays within the
     // lengths checked above (see their contract).
     unsafe {
-        // IEEE-half rows stay on AVX: widening each broadcast chunk to 16
-        // lanes cost what the wider registers gained (measured, 4 × 4 blocks:
-        // f32 1.13× faster than AVX, f16 0.97×).
         #[cfg(ddaebm_avx512)]
-        if has_avx512() && !W::IEEE_HALF {
+        if has_avx512() {
             float_layer_avx512::<W>(w, bias, slope, in_dim, out_dim, stride, src, dst, n);
             return true;
         }
@@ -449,7 +351,7 @@ pub(crate) fn float_layer<W: FloatWeights>(
 /// W::SIZE` readable bytes, `bias` hold `4 · out_dim` bytes, `src` point to
 /// `n · stride` readable f32 and `dst` to `n · stride` writable f32, with
 /// `in_dim, out_dim ≤ stride`.
-#[target_feature(enable = "avx,f16c")]
+#[target_feature(enable = "avx,f16c,fma")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn float_layer_avx<W: FloatWeights>(
     w: *const u8,
@@ -514,7 +416,7 @@ unsafe fn float_layer_avx<W: FloatWeights>(
 /// # Safety
 /// AVX and F16C must be available; each row must hold `n · W::SIZE`
 /// readable bytes, each input `n` readable f32, each output `R` writable f32.
-#[target_feature(enable = "avx,f16c")]
+#[target_feature(enable = "avx,f16c,fma")]
 #[inline]
 unsafe fn block<W: FloatWeights, const R: usize, const S: usize>(
     rows: [*const u8; R],
@@ -545,7 +447,7 @@ unsafe fn block<W: FloatWeights, const R: usize, const S: usize>(
                     _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1)
                 };
                 for (a, x) in acc_r.iter_mut().zip(&xv) {
-                    *a = _mm256_add_ps(*a, _mm256_mul_ps(w, *x));
+                    *a = _mm256_fmadd_ps(w, *x, *a);
                 }
             }
         }
@@ -560,7 +462,7 @@ unsafe fn block<W: FloatWeights, const R: usize, const S: usize>(
 ///
 /// # Safety
 /// As [`block`].
-#[target_feature(enable = "avx,f16c")]
+#[target_feature(enable = "avx,f16c,fma")]
 #[inline]
 unsafe fn finish_block<W: FloatWeights, const R: usize, const S: usize>(
     acc: [[__m256; S]; R],
@@ -593,7 +495,7 @@ unsafe fn finish_block<W: FloatWeights, const R: usize, const S: usize>(
                 let mut acc = _mm_add_ps(_mm_add_ps(c0, c2), _mm_add_ps(c1, c3));
                 let tail = core::slice::from_raw_parts(row.add(body * W::SIZE), (n - body) * W::SIZE);
                 for (wb, x) in tail.chunks_exact(W::SIZE).zip(&xt) {
-                    acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(W::one(wb)), *x));
+                    acc = _mm_fmadd_ps(_mm_set1_ps(W::one(wb)), *x, acc);
                 }
                 let mut v = _mm_add_ps(acc, _mm_set1_ps(b));
                 if let Some(k) = slope {
@@ -626,7 +528,7 @@ unsafe fn finish_block<W: FloatWeights, const R: usize, const S: usize>(
                 for (a, (x, y)) in acc_r.iter().zip(xs.iter().zip(&ys)) {
                     let s = reduce([_mm256_castps256_ps128(*a), _mm256_extractf128_ps(*a, 1)]);
                     let x_tail = core::slice::from_raw_parts(x.add(body), n - body);
-                    let v = add_tail::<W>(s, tail, x_tail) + b;
+                    let v = add_tail_fma::<W>(s, tail, x_tail) + b;
                     *y.add(r) = match slope {
                         Some(k) if v < 0.0 => v * k,
                         _ => v,
@@ -637,13 +539,14 @@ unsafe fn finish_block<W: FloatWeights, const R: usize, const S: usize>(
     }
 }
 
-/// [`float_layer_avx`] with AVX-512 register blocks of 4 rows × 4 inputs
-/// (`block_512`) where they fit, the AVX blocks for the rest; same bits.
+/// [`float_layer_avx`] with AVX-512 register blocks of 4 rows × 8 (or 4)
+/// inputs (`block_512`) where they fit, the AVX blocks for the rest; same
+/// bits.
 ///
 /// # Safety
 /// As [`float_layer_avx`], with AVX-512 F available.
 #[cfg(ddaebm_avx512)]
-#[target_feature(enable = "avx512f,avx,f16c")]
+#[target_feature(enable = "avx512f,avx,f16c,fma")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn float_layer_avx512<W: FloatWeights>(
     w: *const u8,
@@ -671,14 +574,23 @@ unsafe fn float_layer_avx512<W: FloatWeights>(
             let nr = (out_dim - j).min(4);
             let mut s = b0;
             while s < b1 {
-                let ns = (b1 - s).min(4);
+                let ns = match b1 - s {
+                    k if k >= 8 => 8,
+                    k => k.min(4),
+                };
+                // Inputs s.. (unused slots repeat input s; never read).
+                let xs8 = |s: usize| core::array::from_fn(|i| x(if s + i < n { s + i } else { s }));
+                let ys8 = |s: usize, j: usize| core::array::from_fn(|i| y(if s + i < n { s + i } else { s }, j));
                 let xs4 = |s: usize| [x(s), x(s + 1), x(s + 2), x(s + 3)];
                 let ys4 = |s: usize, j: usize| [y(s, j), y(s + 1, j), y(s + 2, j), y(s + 3, j)];
                 // SAFETY: rows j..j + nr < out_dim, inputs s..s + ns < n.
                 unsafe {
-                    if ns == 4 && nr == 4 {
-                        block_512::<W, 4>(core::array::from_fn(|r| row(j + r)), xs4(s), in_dim,
-                            core::array::from_fn(|r| bias_at(j + r)), slope, ys4(s, j));
+                    if ns == 8 && nr == 4 {
+                        block_512::<W, 4, 4>(core::array::from_fn(|r| row(j + r)), xs8(s), in_dim,
+                            core::array::from_fn(|r| bias_at(j + r)), slope, ys8(s, j));
+                    } else if ns == 4 && nr == 4 {
+                        block_512::<W, 4, 2>(core::array::from_fn(|r| row(j + r)), xs8(s), in_dim,
+                            core::array::from_fn(|r| bias_at(j + r)), slope, ys8(s, j));
                     } else {
                         for r in j..j + nr {
                             if ns == 4 {
@@ -699,40 +611,38 @@ unsafe fn float_layer_avx512<W: FloatWeights>(
     }
 }
 
-/// An AVX-512 register block: `R` rows × 4 inputs, each 512-bit
+/// An AVX-512 register block: `R` rows × `2P` inputs, each 512-bit
 /// accumulator holding the 8 partial sums of two outputs (row r with inputs
 /// 2p and 2p + 1, lanes 0–7 and 8–15): the row's chunk is broadcast to both
-/// halves, the two inputs' chunks side by side; `vmulps` then `vaddps`
-/// (never FMA), so each half computes exactly what [`block`] does. The
-/// halves then go through [`finish_block`].
+/// halves, the two inputs' chunks side by side, one `vfmadd231ps` per
+/// accumulator, so each half computes exactly what [`block`] does. The
+/// halves then go through [`finish_block`], four inputs at a time.
 ///
 /// # Safety
 /// As [`block`], with AVX-512 F available.
 #[cfg(ddaebm_avx512)]
-#[target_feature(enable = "avx512f,avx,f16c")]
+#[target_feature(enable = "avx512f,avx,f16c,fma")]
 #[inline]
-unsafe fn block_512<W: FloatWeights, const R: usize>(
+unsafe fn block_512<W: FloatWeights, const R: usize, const P: usize>(
     rows: [*const u8; R],
-    xs: [*const f32; 4],
+    xs: [*const f32; 8],
     n: usize,
     bias: [f32; R],
     slope: Option<f32>,
-    ys: [*mut f32; 4],
+    ys: [*mut f32; 8],
 ) {
     let chunks = n / LANES;
-    // SAFETY: chunk `c < chunks` of every row and input lies within the
-    // lengths the caller guarantees; unaligned loads.
+    // SAFETY: chunk `c < chunks` of every row and of inputs `0..2P` lies
+    // within the lengths the caller guarantees; unaligned loads.
     unsafe {
         let pair = |a: __m256, b: __m256| {
             _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(a)), _mm256_castps_pd(b), 1))
         };
-        let mut acc = [[_mm512_setzero_ps(); 2]; R];
+        let mut acc = [[_mm512_setzero_ps(); P]; R];
         for c in 0..chunks {
             let o = c * LANES;
-            let xv = [
-                pair(_mm256_loadu_ps(xs[0].add(o)), _mm256_loadu_ps(xs[1].add(o))),
-                pair(_mm256_loadu_ps(xs[2].add(o)), _mm256_loadu_ps(xs[3].add(o))),
-            ];
+            let xv: [__m512; P] =
+                core::array::from_fn(|q| pair(_mm256_loadu_ps(xs[2 * q].add(o)), _mm256_loadu_ps(xs[2 * q + 1].add(o))));
             for (acc_r, row) in acc.iter_mut().zip(&rows) {
                 let p = row.add(o * W::SIZE);
                 let w = if W::SIZE == 4 {
@@ -745,19 +655,89 @@ unsafe fn block_512<W: FloatWeights, const R: usize>(
                     pair(v, v)
                 };
                 for (a, x) in acc_r.iter_mut().zip(&xv) {
-                    *a = _mm512_add_ps(*a, _mm512_mul_ps(w, *x));
+                    *a = _mm512_fmadd_ps(w, *x, *a);
                 }
             }
         }
-        let halves = |a: __m512| {
-            let a = _mm512_castps_pd(a);
-            [_mm256_castpd_ps(_mm512_castpd512_pd256(a)), _mm256_castpd_ps(_mm512_extractf64x4_pd(a, 1))]
-        };
-        let acc4: [[__m256; 4]; R] = acc.map(|[p0, p1]| {
-            let ([a0, a1], [a2, a3]) = (halves(p0), halves(p1));
-            [a0, a1, a2, a3]
-        });
-        finish_block::<W, R, 4>(acc4, rows, xs, n, bias, slope, ys);
+        for g in 0..P / 2 {
+            let q = |v: [*const f32; 8]| [v[4 * g], v[4 * g + 1], v[4 * g + 2], v[4 * g + 3]];
+            let yq = [ys[4 * g], ys[4 * g + 1], ys[4 * g + 2], ys[4 * g + 3]];
+            let pairs: [[__m512; 2]; R] = core::array::from_fn(|r| [acc[r][2 * g], acc[r][2 * g + 1]]);
+            finish_512::<W, R>(pairs, rows, q(xs), n, bias, slope, yq);
+        }
+    }
+}
+
+/// [`finish_block`] for `R` rows × 4 inputs held as AVX-512 pairs
+/// (`pairs[r]` = [inputs 0 | 1], [inputs 2 | 3]), the same arithmetic: per
+/// row, `h = z + (z with its 128-bit lanes swapped in pairs)` puts each
+/// input's `v = a[0..4] + a[4..8]` in lanes 0–3 / 8–11, one `vpermt2ps`
+/// transposes the four `v` into `t_k` = lane k of each, and `(t0 + t2) +
+/// (t1 + t3)` is the fixed reduction; then the tail (`vfmadd231ps` across
+/// the inputs, in order), the bias and the PReLU; with 4 rows the results
+/// are transposed back so that each input's 4 adjacent outputs take one
+/// 16-byte store.
+///
+/// # Safety
+/// As [`block`], with AVX-512 F available.
+#[cfg(ddaebm_avx512)]
+#[target_feature(enable = "avx512f,avx,f16c,fma")]
+#[inline]
+unsafe fn finish_512<W: FloatWeights, const R: usize>(
+    pairs: [[__m512; 2]; R],
+    rows: [*const u8; R],
+    xs: [*const f32; 4],
+    n: usize,
+    bias: [f32; R],
+    slope: Option<f32>,
+    ys: [*mut f32; 4],
+) {
+    let body = n / LANES * LANES;
+    // SAFETY: the tail elements `body..n` of each row and input, and `R`
+    // values of each output, lie within the caller's lengths.
+    unsafe {
+        let mut xt = [_mm_setzero_ps(); LANES - 1];
+        for (i, v) in xt.iter_mut().enumerate().take(n - body) {
+            *v = _mm_set_ps(*xs[3].add(body + i), *xs[2].add(body + i), *xs[1].add(body + i), *xs[0].add(body + i));
+        }
+        // Lane 4k + i of the transpose takes v_i[k]: v0 = h0[0..4], v1 = h0[8..12], v2 = h1[0..4], v3 = h1[8..12].
+        let idx = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
+        let mut sums = [_mm_setzero_ps(); R];
+        for (((sum, [z0, z1]), row), b) in sums.iter_mut().zip(pairs).zip(&rows).zip(bias) {
+            let h0 = _mm512_add_ps(z0, _mm512_shuffle_f32x4(z0, z0, 0b10_11_00_01));
+            let h1 = _mm512_add_ps(z1, _mm512_shuffle_f32x4(z1, z1, 0b10_11_00_01));
+            let t = _mm512_permutex2var_ps(h0, idx, h1); // [t0 | t1 | t2 | t3]
+            let u = _mm512_add_ps(t, _mm512_shuffle_f32x4(t, t, 0b01_00_11_10)); // [t0+t2 | t1+t3 | …]
+            let mut acc = _mm_add_ps(_mm512_castps512_ps128(u), _mm512_extractf32x4_ps(u, 1));
+            let tail = core::slice::from_raw_parts(row.add(body * W::SIZE), (n - body) * W::SIZE);
+            for (wb, x) in tail.chunks_exact(W::SIZE).zip(&xt) {
+                acc = _mm_fmadd_ps(_mm_set1_ps(W::one(wb)), *x, acc);
+            }
+            let mut v = _mm_add_ps(acc, _mm_set1_ps(b));
+            if let Some(k) = slope {
+                // y < 0 (false for NaN and −0): y · slope, else y.
+                let neg = _mm_cmplt_ps(v, _mm_setzero_ps());
+                v = _mm_blendv_ps(v, _mm_mul_ps(v, _mm_set1_ps(k)), neg);
+            }
+            *sum = v;
+        }
+        if R == 4 {
+            // sums[r] = [input 0..4] of row r; transposed, col[s] = rows 0..4 of input s.
+            let (t0, t1) = (_mm_unpacklo_ps(sums[0], sums[1]), _mm_unpacklo_ps(sums[2], sums[3]));
+            let (t2, t3) = (_mm_unpackhi_ps(sums[0], sums[1]), _mm_unpackhi_ps(sums[2], sums[3]));
+            _mm_storeu_ps(ys[0], _mm_movelh_ps(t0, t1));
+            _mm_storeu_ps(ys[1], _mm_movehl_ps(t1, t0));
+            _mm_storeu_ps(ys[2], _mm_movelh_ps(t2, t3));
+            _mm_storeu_ps(ys[3], _mm_movehl_ps(t3, t2));
+        } else {
+            for (r, v) in sums.iter().enumerate() {
+                let mut out = [0.0f32; 4];
+                _mm_storeu_ps(out.as_mut_ptr(), *v);
+                for (y, o) in ys.iter().zip(out) {
+                    *y.add(r) = o;
+                }
+            }
+        }
     }
 }
 
@@ -811,7 +791,14 @@ pub(crate) fn int8_layer(
             let len = (in_dim - start).min(QBLOCK);
             for (i, (buf, qs)) in bufs.iter_mut().zip(&q).enumerate().take(b1 - b0) {
                 let inv = qs.map_or(0.0, |q| q.1);
-                for (b, &v) in buf.iter_mut().zip(xs(b0 + i).get(start..start + len).unwrap_or(&[])) {
+                let x = xs(b0 + i).get(start..start + len).unwrap_or(&[]);
+                #[cfg(ddaebm_avx512)]
+                if has_avx512() {
+                    // SAFETY: AVX-512 F / BW / VL are available (`has_avx512`).
+                    unsafe { quantise_512(x, inv, buf) };
+                    continue;
+                }
+                for (b, &v) in buf.iter_mut().zip(x) {
                     *b = super::quantise(v, inv);
                 }
             }
@@ -835,6 +822,9 @@ pub(crate) fn int8_layer(
         for (i, qs) in q.iter().enumerate().take(b1 - b0) {
             let Some(y) = dst.get_mut((b0 + i) * stride..(b0 + i) * stride + out_dim) else { continue };
             match qs {
+                #[cfg(ddaebm_avx512)]
+                // SAFETY: AVX-512 F is available (`has_avx512`).
+                Some((sx, _)) if has_avx512() => unsafe { scale_512(y, *sx, scale, bias, slope) },
                 Some((sx, _)) => {
                     for ((yj, sj), bj) in y.iter_mut().zip(scale.chunks_exact(4)).zip(bias.chunks_exact(4)) {
                         let v = (sx * super::f32_le(sj)) * *yj + super::f32_le(bj);
@@ -850,6 +840,67 @@ pub(crate) fn int8_layer(
         b0 = b1;
     }
     true
+}
+
+/// [`quantise`](super::quantise) of `x` into `buf` (`min` of their
+/// lengths), 16 at a time: `t = x · inv`, `t ± 0.5` (the sign of `t`; `t −
+/// 0.5` is `t + (−0.5)` exactly), truncated, clamped to ±32767. The same
+/// bits for every finite `t`; a NaN `t` (only from a non-finite input, whose
+/// layer outputs are NaN whatever the quantised values) would give −32767
+/// here and 0 there.
+///
+/// # Safety
+/// AVX-512 F, BW and VL must be available.
+#[cfg(ddaebm_avx512)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+unsafe fn quantise_512(x: &[f32], inv: f32, buf: &mut [i16]) {
+    let n = x.len().min(buf.len());
+    // SAFETY: each step reads and writes the `k ≤ n − i` elements its mask
+    // selects (masked-off lanes are not accessed).
+    unsafe {
+        let (inv, half, mhalf) = (_mm512_set1_ps(inv), _mm512_set1_ps(0.5), _mm512_set1_ps(-0.5));
+        let (lo, hi) = (_mm512_set1_epi32(-32767), _mm512_set1_epi32(32767));
+        let mut i = 0;
+        while i < n {
+            let m: __mmask16 = if n - i >= 16 { 0xffff } else { (1u16 << (n - i)) - 1 };
+            let t = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x.as_ptr().add(i)), inv);
+            let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(t, _mm512_setzero_ps());
+            let q = _mm512_cvttps_epi32(_mm512_add_ps(t, _mm512_mask_blend_ps(neg, half, mhalf)));
+            _mm512_mask_cvtepi32_storeu_epi16(buf.as_mut_ptr().add(i).cast(), m, _mm512_min_epi32(_mm512_max_epi32(q, lo), hi));
+            i += 16;
+        }
+    }
+}
+
+/// The int8 layer's output step, 16 at a time: `y = (sx · scale) · y + b`
+/// (two multiplies then an add, each rounded, as the portable kernel), then
+/// the PReLU (`y · slope` where `y < 0`).
+///
+/// # Safety
+/// AVX-512 F must be available.
+#[cfg(ddaebm_avx512)]
+#[target_feature(enable = "avx512f")]
+unsafe fn scale_512(y: &mut [f32], sx: f32, scale: &[u8], bias: &[u8], slope: Option<f32>) {
+    let n = y.len().min(scale.len() / 4).min(bias.len() / 4);
+    // SAFETY: each step reads and writes the `k ≤ n − i` elements its mask
+    // selects of `y`, `scale` and `bias` (f32, little-endian, unaligned).
+    unsafe {
+        let sx = _mm512_set1_ps(sx);
+        let mut i = 0;
+        while i < n {
+            let m: __mmask16 = if n - i >= 16 { 0xffff } else { (1u16 << (n - i)) - 1 };
+            let sc = _mm512_maskz_loadu_ps(m, scale.as_ptr().add(4 * i).cast());
+            let b = _mm512_maskz_loadu_ps(m, bias.as_ptr().add(4 * i).cast());
+            let mut v = _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(sx, sc), _mm512_maskz_loadu_ps(m, y.as_ptr().add(i))), b);
+            if let Some(k) = slope {
+                // y < 0 (false for NaN and −0): y · slope.
+                let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, _mm512_setzero_ps());
+                v = _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(k));
+            }
+            _mm512_mask_storeu_ps(y.as_mut_ptr().add(i), m, v);
+            i += 16;
+        }
+    }
 }
 
 /// One [`QBLOCK`] block of [`int8_layer`]: `y[s · stride + j] += (Σ_i
@@ -970,7 +1021,7 @@ unsafe fn i8_block<const R: usize, const S: usize>(
 /// bytes sign-extended by one `vpmovsxbw` and `vpdpwssd` adding the 32
 /// products pairwise into sixteen i32 lanes (exact, no saturation: the
 /// `QBLOCK` bound holds); the last `len % 32` elements through masked loads
-/// (the masked-off bytes are not read); register blocks of 2 rows × 4
+/// (the masked-off bytes are not read); register blocks of 4 rows × 4
 /// inputs.
 ///
 /// # Safety
@@ -997,13 +1048,21 @@ unsafe fn int8_blocks_avx512(
     let x = |s: usize| bufs[s].as_ptr();
     let mut j = 0;
     while j < rows {
-        let nr = (rows - j).min(2);
+        let nr = if rows - j >= 4 { 4 } else { (rows - j).min(2) };
         let mut s = 0;
         while s < ns {
             let quad = ns - s >= 4;
             // SAFETY: rows j..j + nr, inputs s..s + 4 (or s) in range.
             unsafe {
-                if quad && nr == 2 {
+                if nr == 4 {
+                    let r4 = [row(j), row(j + 1), row(j + 2), row(j + 3)];
+                    if quad {
+                        i8_block_512::<4, 4>(r4, core::array::from_fn(|i| x(s + i)), wide, mask,
+                            core::array::from_fn(|i| out(s + i, j)));
+                    } else {
+                        i8_block_512::<4, 1>(r4, [x(s)], wide, mask, [out(s, j)]);
+                    }
+                } else if quad && nr == 2 {
                     i8_block_512::<2, 4>([row(j), row(j + 1)], core::array::from_fn(|i| x(s + i)), wide, mask,
                         core::array::from_fn(|i| out(s + i, j)));
                 } else if quad {
@@ -1062,11 +1121,36 @@ unsafe fn i8_block_512<const R: usize, const S: usize>(
             }
         }
         for (r, acc_r) in acc.iter().enumerate() {
-            for (a, y) in acc_r.iter().zip(&ys) {
-                *y.add(r) += _mm512_reduce_add_epi32(*a) as f32;
+            if S == 4 {
+                // The four sums at once, converted as `i32 as f32` (round to nearest).
+                let mut sums = [0.0f32; 4];
+                _mm_storeu_ps(sums.as_mut_ptr(), _mm_cvtepi32_ps(hsum4(acc_r[0], acc_r[1], acc_r[2], acc_r[3])));
+                for (y, v) in ys.iter().zip(sums) {
+                    *y.add(r) += v;
+                }
+            } else {
+                for (a, y) in acc_r.iter().zip(&ys) {
+                    *y.add(r) += _mm512_reduce_add_epi32(*a) as f32;
+                }
             }
         }
     }
+}
+
+/// The sums of the sixteen i32 lanes of each of `a`, `b`, `c`, `d` (exact
+/// integers, so the order of the additions does not matter), as one vector.
+#[cfg(ddaebm_avx512)]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn hsum4(a: __m512i, b: __m512i, c: __m512i, d: __m512i) -> __m128i {
+    // In each 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3], then [a, b, c, d] partial sums.
+    let ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+    let cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+    let v = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+    // Across the four 128-bit lanes.
+    let v = _mm512_add_epi32(v, _mm512_shuffle_i32x4(v, v, 0b01_00_11_10));
+    let v = _mm512_add_epi32(v, _mm512_shuffle_i32x4(v, v, 0b10_11_00_01));
+    _mm512_castsi512_si128(v)
 }
 
 /// Σ q[i]·xq[i] over the first `len` (≤ `QBLOCK`) bytes of each of `R`
@@ -1184,9 +1268,10 @@ mod tests {
         }
     }
 
-    /// SSE2 and (where the CPU has it) AVX against the portable kernel, bit
-    /// for bit, on random bytes: every half bit pattern (subnormals, zeros,
-    /// infinities, NaNs), all lengths 0..=40, 3 rows × 2 inputs.
+    /// The AVX + FMA3 kernel (where the CPU has it) against the portable
+    /// kernel (`libm::fmaf`), bit for bit, on random bytes: every half bit
+    /// pattern (subnormals, zeros, infinities, NaNs), all lengths 0..=40,
+    /// 3 rows × 2 inputs.
     fn check<W: FloatWeights>(rng: &mut XorShift, special_every: u32) {
         for n in 0..=40usize {
             let mut w = [0u8; 3 * 40 * 4];
@@ -1206,23 +1291,14 @@ mod tests {
             let rows: [&[u8]; 3] = core::array::from_fn(|r| &w[W::SIZE * n * r..W::SIZE * n * (r + 1)]);
             let xr = [&xs[0][..n], &xs[1][..n]];
             let want = portable::<W, 3, 2>(rows, xr);
-            for avx in [false, true] {
-                if avx && !has_avx() {
-                    continue;
-                }
-                if let Some(got) = dots_on::<W, 3, 2>(rows, xr, avx) {
-                    for r in 0..3 {
-                        for s in 0..2 {
-                            let (g, e) = (got[r][s], want[r][s]);
-                            assert!(
-                                g.to_bits() == e.to_bits() || (g.is_nan() && e.is_nan()),
-                                "n={n} avx={avx} r={r} s={s}: {g} vs {e}"
-                            );
-                        }
-                    }
-                } else {
-                    // Only a special half may make the fast kernel decline.
-                    assert!(W::IEEE_HALF && !avx, "declined n={n} avx={avx}");
+            let Some(got) = dots::<W, 3, 2>(rows, xr) else {
+                assert!(!has_avx(), "declined n={n}");
+                continue;
+            };
+            for r in 0..3 {
+                for s in 0..2 {
+                    let (g, e) = (got[r][s], want[r][s]);
+                    assert!(g.to_bits() == e.to_bits() || (g.is_nan() && e.is_nan()), "n={n} r={r} s={s}: {g} vs {e}");
                 }
             }
         }
@@ -1239,49 +1315,28 @@ mod tests {
         }
     }
 
-    /// Every half through both widening paths equals the portable conversion.
+    /// Every half through `vcvtph2ps` equals the portable conversion.
     #[test]
     fn half_widening_exact() {
+        if !has_avx() {
+            return;
+        }
         for base in (0..=u16::MAX).step_by(8) {
             let mut b = [0u8; 16];
             for (k, c) in b.chunks_exact_mut(2).enumerate() {
                 c.copy_from_slice(&(base + k as u16).to_le_bytes());
             }
-            // SAFETY: register-only SSE2.
-            let mut special = unsafe { _mm_setzero_si128() };
             let mut out = [0.0f32; 8];
-            // SAFETY: 16 readable bytes; 8 writable f32.
-            unsafe {
-                let [lo, hi] = load_f16(b.as_ptr(), &mut special);
-                _mm_storeu_ps(out.as_mut_ptr(), lo);
-                _mm_storeu_ps(out.as_mut_ptr().add(4), hi);
-            }
-            // SAFETY: register-only SSE2.
-            let flagged = unsafe { _mm_movemask_epi8(special) } != 0;
-            let mut any_special = false;
+            // SAFETY: F16C available; 16 readable bytes, 8 writable f32.
+            unsafe { cvt8(b.as_ptr(), out.as_mut_ptr()) };
             for (k, o) in out.iter().enumerate() {
-                let h = base + k as u16;
-                let want = super::super::f16_bits_portable(h);
-                if h & 0x7c00 == 0x7c00 {
-                    any_special = true;
-                } else {
-                    assert_eq!(o.to_bits(), want.to_bits(), "{h:#06x}");
-                }
-            }
-            assert_eq!(flagged, any_special, "{base:#06x}");
-            if has_avx() {
-                let mut out = [0.0f32; 8];
-                // SAFETY: F16C available; 16 readable bytes, 8 writable f32.
-                unsafe { cvt8(b.as_ptr(), out.as_mut_ptr()) };
-                for (k, o) in out.iter().enumerate() {
-                    let want = super::super::f16_bits_portable(base + k as u16);
-                    assert_eq!(o.to_bits(), want.to_bits(), "vcvtph2ps {:#06x}", base + k as u16);
-                }
+                let want = super::super::f16_bits_portable(base + k as u16);
+                assert_eq!(o.to_bits(), want.to_bits(), "vcvtph2ps {:#06x}", base + k as u16);
             }
         }
     }
 
-    #[target_feature(enable = "avx,f16c")]
+    #[target_feature(enable = "avx,f16c,fma")]
     unsafe fn cvt8(p: *const u8, out: *mut f32) {
         // SAFETY: forwarded from the caller.
         unsafe { _mm256_storeu_ps(out, _mm256_cvtph_ps(_mm_loadu_si128(p.cast()))) }
