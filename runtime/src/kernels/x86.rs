@@ -566,12 +566,48 @@ unsafe fn float_layer_avx512<W: FloatWeights>(
     let row = |j: usize| unsafe { w.add(j * row_bytes) };
     let x = |s: usize| unsafe { src.add(s * stride) };
     let y = |s: usize, j: usize| unsafe { dst.add(s * stride + j) };
+    // IEEE-half rows of up to `WIDEN_MAX` inputs are widened to f32 once per
+    // group of 4 rows and block of `WIDEN_SUPER` inputs (exact, so the same
+    // bits), instead of once per register block: the conversions were the
+    // f16 kernel's bottleneck (measured: 0.72× libtorch before, see
+    // docs/performance.md).
+    let widen = W::IEEE_HALF && in_dim <= WIDEN_MAX;
+    let mut wide = [0.0f32; 4 * WIDEN_MAX];
     let mut b0 = 0;
     while b0 < n {
-        let b1 = n.min(b0 + SUPER);
+        let b1 = n.min(b0 + if widen { WIDEN_SUPER } else { SUPER });
         let mut j = 0;
         while j < out_dim {
             let nr = (out_dim - j).min(4);
+            if widen && nr == 4 {
+                // SAFETY: rows j..j + 4 < out_dim hold `in_dim` halves each;
+                // `wide` holds 4 · WIDEN_MAX ≥ 4 · in_dim f32.
+                unsafe {
+                    for r in 0..4 {
+                        widen_halves(row(j + r), in_dim, wide.as_mut_ptr().add(r * in_dim));
+                    }
+                    let rows: [*const u8; 4] = core::array::from_fn(|r| wide.as_ptr().add(r * in_dim).cast());
+                    let mut s = b0;
+                    while s < b1 {
+                        let ns = if b1 - s >= 8 { 8 } else { 4.min(b1 - s) };
+                        let xs8 = core::array::from_fn(|i| x(if s + i < n { s + i } else { s }));
+                        let ys8 = core::array::from_fn(|i| y(if s + i < n { s + i } else { s }, j));
+                        let bias4 = core::array::from_fn(|r| bias_at(j + r));
+                        match ns {
+                            8 => block_512::<F32W, 4, 4>(rows, xs8, in_dim, bias4, slope, ys8),
+                            4 => block_512::<F32W, 4, 2>(rows, xs8, in_dim, bias4, slope, ys8),
+                            _ => {
+                                for s in s..s + ns {
+                                    block::<F32W, 4, 1>(rows, [x(s)], in_dim, bias4, slope, [y(s, j)]);
+                                }
+                            }
+                        }
+                        s += ns;
+                    }
+                }
+                j += 4;
+                continue;
+            }
             let mut s = b0;
             while s < b1 {
                 let ns = match b1 - s {
@@ -608,6 +644,40 @@ unsafe fn float_layer_avx512<W: FloatWeights>(
             j += nr;
         }
         b0 = b1;
+    }
+}
+
+/// Widest IEEE-half rows [`float_layer_avx512`] widens to f32 up front
+/// (4 rows of them are 16 KB of stack).
+#[cfg(ddaebm_avx512)]
+const WIDEN_MAX: usize = 1024;
+
+/// Inputs per block when the rows are widened up front: each widening
+/// serves this many inputs (their activations, 64 · 304 · 4 bytes at width
+/// 300, stay in L2).
+#[cfg(ddaebm_avx512)]
+const WIDEN_SUPER: usize = 64;
+
+/// `n` IEEE halves at `src` widened exactly to f32 at `dst`, 16 at a time
+/// (`vcvtph2ps`, masked for the last ones).
+///
+/// # Safety
+/// AVX-512 F must be available; `src` must hold `2n` readable bytes and
+/// `dst` `n` writable f32.
+#[cfg(ddaebm_avx512)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[inline]
+unsafe fn widen_halves(src: *const u8, n: usize, dst: *mut f32) {
+    let mut i = 0;
+    // SAFETY: each step reads and writes the `min(16, n − i)` elements its
+    // mask selects (masked-off lanes are not accessed).
+    unsafe {
+        while i < n {
+            let m: __mmask16 = if n - i >= 16 { 0xffff } else { (1u16 << (n - i)) - 1 };
+            let h = _mm256_maskz_loadu_epi16(m, src.add(2 * i).cast());
+            _mm512_mask_storeu_ps(dst.add(i), m, _mm512_cvtph_ps(h));
+            i += 16;
+        }
     }
 }
 
