@@ -594,8 +594,8 @@ unsafe fn float_layer_avx512<W: FloatWeights>(
                         let ys8 = core::array::from_fn(|i| y(if s + i < n { s + i } else { s }, j));
                         let bias4 = core::array::from_fn(|r| bias_at(j + r));
                         match ns {
-                            8 => block_512::<F32W, 4, 4>(rows, xs8, in_dim, bias4, slope, ys8),
-                            4 => block_512::<F32W, 4, 2>(rows, xs8, in_dim, bias4, slope, ys8),
+                            8 => block_512::<F32W, 8>(rows, xs8, in_dim, bias4, slope, ys8),
+                            4 => block_512::<F32W, 4>(rows, xs8, in_dim, bias4, slope, ys8),
                             _ => {
                                 for s in s..s + ns {
                                     block::<F32W, 4, 1>(rows, [x(s)], in_dim, bias4, slope, [y(s, j)]);
@@ -622,10 +622,10 @@ unsafe fn float_layer_avx512<W: FloatWeights>(
                 // SAFETY: rows j..j + nr < out_dim, inputs s..s + ns < n.
                 unsafe {
                     if ns == 8 && nr == 4 {
-                        block_512::<W, 4, 4>(core::array::from_fn(|r| row(j + r)), xs8(s), in_dim,
+                        block_512::<W, 8>(core::array::from_fn(|r| row(j + r)), xs8(s), in_dim,
                             core::array::from_fn(|r| bias_at(j + r)), slope, ys8(s, j));
                     } else if ns == 4 && nr == 4 {
-                        block_512::<W, 4, 2>(core::array::from_fn(|r| row(j + r)), xs8(s), in_dim,
+                        block_512::<W, 4>(core::array::from_fn(|r| row(j + r)), xs8(s), in_dim,
                             core::array::from_fn(|r| bias_at(j + r)), slope, ys8(s, j));
                     } else {
                         for r in j..j + nr {
@@ -681,132 +681,86 @@ unsafe fn widen_halves(src: *const u8, n: usize, dst: *mut f32) {
     }
 }
 
-/// An AVX-512 register block: `R` rows × `2P` inputs, each 512-bit
-/// accumulator holding the 8 partial sums of two outputs (row r with inputs
-/// 2p and 2p + 1, lanes 0–7 and 8–15): the row's chunk is broadcast to both
-/// halves, the two inputs' chunks side by side, one `vfmadd231ps` per
-/// accumulator, so each half computes exactly what [`block`] does. The
-/// halves then go through [`finish_block`], four inputs at a time.
+/// An AVX-512 register block: 4 rows × `S` inputs (`S` ≤ 8), each 512-bit
+/// accumulator holding the 8 partial sums of two outputs (rows 2p and
+/// 2p + 1 for one input, lanes 0–7 and 8–15): the two rows' chunks side by
+/// side, the input's chunk broadcast to both halves (a load, no shuffle),
+/// one `vfmadd231ps` per accumulator, so each half computes exactly what
+/// [`block`] does. Per input, `h = z + (z with its 128-bit lanes swapped
+/// in pairs)` puts each output's `v = a[0..4] + a[4..8]` in lanes 0–3 /
+/// 8–11, one `vpermt2ps` transposes the four rows' `v` into `t_k` = lane k
+/// of each, and `(t0 + t2) + (t1 + t3)` is the fixed reduction; then the
+/// tail (`vfmadd231ps` across the rows, in order), the bias, the PReLU, and
+/// one 16-byte store of the input's 4 adjacent outputs.
 ///
 /// # Safety
-/// As [`block`], with AVX-512 F available.
+/// As [`block`] (`ys[s]` for `s < S` must hold 4 writable f32), with
+/// AVX-512 F available.
 #[cfg(ddaebm_avx512)]
 #[target_feature(enable = "avx512f,avx,f16c,fma")]
 #[inline]
-unsafe fn block_512<W: FloatWeights, const R: usize, const P: usize>(
-    rows: [*const u8; R],
+unsafe fn block_512<W: FloatWeights, const S: usize>(
+    rows: [*const u8; 4],
     xs: [*const f32; 8],
     n: usize,
-    bias: [f32; R],
+    bias: [f32; 4],
     slope: Option<f32>,
     ys: [*mut f32; 8],
 ) {
     let chunks = n / LANES;
-    // SAFETY: chunk `c < chunks` of every row and of inputs `0..2P` lies
-    // within the lengths the caller guarantees; unaligned loads.
+    let body = chunks * LANES;
+    // SAFETY: chunk `c < chunks` and the tail `body..n` of every row and of
+    // inputs `0..S` lie within the lengths the caller guarantees; unaligned
+    // loads.
     unsafe {
         let pair = |a: __m256, b: __m256| {
             _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(a)), _mm256_castps_pd(b), 1))
         };
-        let mut acc = [[_mm512_setzero_ps(); P]; R];
+        let load = |p: *const u8| {
+            if W::SIZE == 4 {
+                _mm256_loadu_ps(p.cast())
+            } else if W::IEEE_HALF {
+                _mm256_cvtph_ps(_mm_loadu_si128(p.cast()))
+            } else {
+                let [lo, hi] = load_bf16(p);
+                _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1)
+            }
+        };
+        let mut acc = [[_mm512_setzero_ps(); 2]; S];
         for c in 0..chunks {
-            let o = c * LANES;
-            let xv: [__m512; P] =
-                core::array::from_fn(|q| pair(_mm256_loadu_ps(xs[2 * q].add(o)), _mm256_loadu_ps(xs[2 * q + 1].add(o))));
-            for (acc_r, row) in acc.iter_mut().zip(&rows) {
-                let p = row.add(o * W::SIZE);
-                let w = if W::SIZE == 4 {
-                    _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd(p.cast())))
-                } else if W::IEEE_HALF {
-                    _mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128(p.cast())))
-                } else {
-                    let [lo, hi] = load_bf16(p);
-                    let v = _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
-                    pair(v, v)
-                };
-                for (a, x) in acc_r.iter_mut().zip(&xv) {
-                    *a = _mm512_fmadd_ps(w, *x, *a);
-                }
+            let o = c * LANES * W::SIZE;
+            let w = [pair(load(rows[0].add(o)), load(rows[1].add(o))), pair(load(rows[2].add(o)), load(rows[3].add(o)))];
+            for (acc_s, x) in acc.iter_mut().zip(&xs) {
+                let xb = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd(x.add(c * LANES).cast())));
+                acc_s[0] = _mm512_fmadd_ps(w[0], xb, acc_s[0]);
+                acc_s[1] = _mm512_fmadd_ps(w[1], xb, acc_s[1]);
             }
         }
-        for g in 0..P / 2 {
-            let q = |v: [*const f32; 8]| [v[4 * g], v[4 * g + 1], v[4 * g + 2], v[4 * g + 3]];
-            let yq = [ys[4 * g], ys[4 * g + 1], ys[4 * g + 2], ys[4 * g + 3]];
-            let pairs: [[__m512; 2]; R] = core::array::from_fn(|r| [acc[r][2 * g], acc[r][2 * g + 1]]);
-            finish_512::<W, R>(pairs, rows, q(xs), n, bias, slope, yq);
+        // The tail weights across the 4 rows, gathered once for all inputs.
+        let mut wt = [_mm_setzero_ps(); LANES - 1];
+        for (i, v) in wt.iter_mut().enumerate().take(n - body) {
+            let e = |r: usize| W::one(core::slice::from_raw_parts(rows[r].add((body + i) * W::SIZE), W::SIZE));
+            *v = _mm_set_ps(e(3), e(2), e(1), e(0));
         }
-    }
-}
-
-/// [`finish_block`] for `R` rows × 4 inputs held as AVX-512 pairs
-/// (`pairs[r]` = [inputs 0 | 1], [inputs 2 | 3]), the same arithmetic: per
-/// row, `h = z + (z with its 128-bit lanes swapped in pairs)` puts each
-/// input's `v = a[0..4] + a[4..8]` in lanes 0–3 / 8–11, one `vpermt2ps`
-/// transposes the four `v` into `t_k` = lane k of each, and `(t0 + t2) +
-/// (t1 + t3)` is the fixed reduction; then the tail (`vfmadd231ps` across
-/// the inputs, in order), the bias and the PReLU; with 4 rows the results
-/// are transposed back so that each input's 4 adjacent outputs take one
-/// 16-byte store.
-///
-/// # Safety
-/// As [`block`], with AVX-512 F available.
-#[cfg(ddaebm_avx512)]
-#[target_feature(enable = "avx512f,avx,f16c,fma")]
-#[inline]
-unsafe fn finish_512<W: FloatWeights, const R: usize>(
-    pairs: [[__m512; 2]; R],
-    rows: [*const u8; R],
-    xs: [*const f32; 4],
-    n: usize,
-    bias: [f32; R],
-    slope: Option<f32>,
-    ys: [*mut f32; 4],
-) {
-    let body = n / LANES * LANES;
-    // SAFETY: the tail elements `body..n` of each row and input, and `R`
-    // values of each output, lie within the caller's lengths.
-    unsafe {
-        let mut xt = [_mm_setzero_ps(); LANES - 1];
-        for (i, v) in xt.iter_mut().enumerate().take(n - body) {
-            *v = _mm_set_ps(*xs[3].add(body + i), *xs[2].add(body + i), *xs[1].add(body + i), *xs[0].add(body + i));
-        }
+        let b = _mm_loadu_ps(bias.as_ptr());
         // Lane 4k + i of the transpose takes v_i[k]: v0 = h0[0..4], v1 = h0[8..12], v2 = h1[0..4], v3 = h1[8..12].
         let idx = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
-        let mut sums = [_mm_setzero_ps(); R];
-        for (((sum, [z0, z1]), row), b) in sums.iter_mut().zip(pairs).zip(&rows).zip(bias) {
-            let h0 = _mm512_add_ps(z0, _mm512_shuffle_f32x4(z0, z0, 0b10_11_00_01));
-            let h1 = _mm512_add_ps(z1, _mm512_shuffle_f32x4(z1, z1, 0b10_11_00_01));
+        for ((acc_s, x), y) in acc.iter().zip(&xs).zip(&ys) {
+            let h0 = _mm512_add_ps(acc_s[0], _mm512_shuffle_f32x4(acc_s[0], acc_s[0], 0b10_11_00_01));
+            let h1 = _mm512_add_ps(acc_s[1], _mm512_shuffle_f32x4(acc_s[1], acc_s[1], 0b10_11_00_01));
             let t = _mm512_permutex2var_ps(h0, idx, h1); // [t0 | t1 | t2 | t3]
             let u = _mm512_add_ps(t, _mm512_shuffle_f32x4(t, t, 0b01_00_11_10)); // [t0+t2 | t1+t3 | …]
-            let mut acc = _mm_add_ps(_mm512_castps512_ps128(u), _mm512_extractf32x4_ps(u, 1));
-            let tail = core::slice::from_raw_parts(row.add(body * W::SIZE), (n - body) * W::SIZE);
-            for (wb, x) in tail.chunks_exact(W::SIZE).zip(&xt) {
-                acc = _mm_fmadd_ps(_mm_set1_ps(W::one(wb)), *x, acc);
+            let mut v = _mm_add_ps(_mm512_castps512_ps128(u), _mm512_extractf32x4_ps(u, 1));
+            for (i, w) in wt.iter().enumerate().take(n - body) {
+                v = _mm_fmadd_ps(*w, _mm_set1_ps(*x.add(body + i)), v);
             }
-            let mut v = _mm_add_ps(acc, _mm_set1_ps(b));
+            v = _mm_add_ps(v, b);
             if let Some(k) = slope {
                 // y < 0 (false for NaN and −0): y · slope, else y.
                 let neg = _mm_cmplt_ps(v, _mm_setzero_ps());
                 v = _mm_blendv_ps(v, _mm_mul_ps(v, _mm_set1_ps(k)), neg);
             }
-            *sum = v;
-        }
-        if R == 4 {
-            // sums[r] = [input 0..4] of row r; transposed, col[s] = rows 0..4 of input s.
-            let (t0, t1) = (_mm_unpacklo_ps(sums[0], sums[1]), _mm_unpacklo_ps(sums[2], sums[3]));
-            let (t2, t3) = (_mm_unpackhi_ps(sums[0], sums[1]), _mm_unpackhi_ps(sums[2], sums[3]));
-            _mm_storeu_ps(ys[0], _mm_movelh_ps(t0, t1));
-            _mm_storeu_ps(ys[1], _mm_movehl_ps(t1, t0));
-            _mm_storeu_ps(ys[2], _mm_movelh_ps(t2, t3));
-            _mm_storeu_ps(ys[3], _mm_movehl_ps(t3, t2));
-        } else {
-            for (r, v) in sums.iter().enumerate() {
-                let mut out = [0.0f32; 4];
-                _mm_storeu_ps(out.as_mut_ptr(), *v);
-                for (y, o) in ys.iter().zip(out) {
-                    *y.add(r) = o;
-                }
-            }
+            _mm_storeu_ps(*y, v);
         }
     }
 }
