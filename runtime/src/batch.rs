@@ -149,8 +149,9 @@ fn apply_batch(
     Ok(())
 }
 
-/// Float weights: register blocks of 2 rows × 4 inputs with 8-wide SIMD
-/// (one register per accumulator set), 2 × 2 with 4-wide SSE (two).
+/// Float weights where the host has no whole-layer kernel (x86-64 without
+/// AVX + FMA3, other architectures): register blocks of 2 rows × 2 inputs
+/// through the portable `dots`.
 fn float_layer<W: FloatWeights>(
     weight: &[u8],
     bias: &[u8],
@@ -160,11 +161,7 @@ fn float_layer<W: FloatWeights>(
     src: &[f32],
     dst: &mut [f32],
 ) {
-    if kernels::wide_simd() {
-        float_blocks::<W, 2, 4>(weight, bias, in_dim, out_dim, stride, src, dst)
-    } else {
-        float_blocks::<W, 2, 2>(weight, bias, in_dim, out_dim, stride, src, dst)
-    }
+    float_blocks::<W, 2, 2>(weight, bias, in_dim, out_dim, stride, src, dst)
 }
 
 /// Blocks of [`SUPER`] inputs; in each, for every block of `BR` rows, the

@@ -72,7 +72,7 @@ use portable::matvec_float;
 pub(crate) use portable::{matvec_i8, matvec_i8_multi};
 #[cfg(test)]
 use portable::dots;
-pub(crate) use portable::{fast_dots, wide_simd};
+pub(crate) use portable::fast_dots;
 
 /// Interleaved partial sums per float dot product (see the module docs).
 pub(crate) const LANES: usize = 8;

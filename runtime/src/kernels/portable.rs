@@ -78,9 +78,9 @@ fn x_body<'x, const S: usize>(xs: &[(&'x [f32], &'x [f32]); S], s: usize) -> &'x
     xs.get(s).map_or(&[], |x| x.0)
 }
 
-/// [`dots`] through the target's SIMD kernel where there is one (x86-64:
-/// SSE2), the portable code otherwise or when the SIMD kernel declines.
-/// Same bits either way.
+/// [`dots`] through the target's SIMD kernel where there is one (x86-64
+/// with AVX + FMA3), the portable code otherwise or when the SIMD kernel
+/// declines. Same bits either way.
 #[inline(always)]
 pub(crate) fn fast_dots<W: FloatWeights, const R: usize, const S: usize>(
     rows: [&[u8]; R],
@@ -91,20 +91,6 @@ pub(crate) fn fast_dots<W: FloatWeights, const R: usize, const S: usize>(
         return d;
     }
     dots::<W, R, S>(rows, xs)
-}
-
-/// Whether [`fast_dots`] runs on 8-wide SIMD registers (x86-64 with AVX and
-/// F16C, detected at run time), so that larger register blocks pay off.
-#[inline]
-pub(crate) fn wide_simd() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        x86::has_avx()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 /// Rows processed together by the portable single-input float kernel: 4 on
