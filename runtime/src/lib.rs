@@ -110,8 +110,9 @@
 //! * `crc`: [`crc32`], the model file's checksum (checked at load).
 
 #![no_std]
-// `unsafe` only in `kernels` (the Cortex-M4F FPU / DSP inline-asm loops) and
-// `rng` (the hard-float square root), each with a SAFETY comment.
+// `unsafe` only in `kernels` (the x86-64 SIMD intrinsics, the Arm FPU / DSP /
+// Helium inline-asm loops) and `rng` (the hard-float square root), each with
+// a SAFETY comment.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
