@@ -57,6 +57,10 @@ mod fpu;
 #[cfg(ddaebm_mve)]
 mod mve;
 mod portable;
+// The software FMA of the soft-float MCUs; built everywhere so that the
+// host tests check it against the hardware instruction.
+#[cfg_attr(any(ddaebm_fpu, target_arch = "x86_64", target_arch = "aarch64"), allow(dead_code))]
+mod soft_fma;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;
 
@@ -250,19 +254,23 @@ fn add_tail<W: FloatWeights>(mut s: f32, row_tail: &[u8], x_tail: &[f32]) -> f32
 
 /// `a · b + c` rounded once (IEEE 754 fusedMultiplyAdd): the
 /// multiply–accumulate of every float dot product (module docs). One
-/// `VFMA.F32` on hard-float Arm; `libm::fmaf` elsewhere, which is the
-/// hardware instruction on x86-64 CPUs with FMA3 (detected at run time) and
-/// on aarch64, and a correctly rounded software routine otherwise (the
-/// soft-float MCUs), so every target gives the same bits.
+/// `VFMA.F32` on hard-float Arm; on x86-64 and aarch64 hosts `libm::fmaf`
+/// (the hardware instruction where the CPU has it, detected at run time on
+/// x86-64); on the soft-float MCUs the integer [`soft_fma::fmaf`]. All are
+/// correctly rounded, so every target gives the same bits.
 #[inline(always)]
 pub(crate) fn fma(a: f32, b: f32, c: f32) -> f32 {
     #[cfg(ddaebm_fpu)]
     {
         fpu::vfma(a, b, c)
     }
-    #[cfg(not(ddaebm_fpu))]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     {
         libm::fmaf(a, b, c)
+    }
+    #[cfg(not(any(ddaebm_fpu, target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        soft_fma::fmaf(a, b, c)
     }
 }
 
