@@ -6,8 +6,10 @@
 //! the widest the CPU supports, detected once at run time. Forcing a
 //! narrower one lets a test check that promise on the same inputs: the
 //! portable kernels are the reference (for int8, the plain integer dot
-//! product), SSE2 is the x86-64 baseline, AVX (with F16C) widens the float
-//! kernels, AVX2 the int8 ones, AVX-512 with VNNI the batched int8 one.
+//! product; for floats, `fma` through `libm::fmaf`), SSE2 is the x86-64
+//! baseline (int8 only: the float kernels need a fused multiply–add), AVX
+//! with F16C and FMA3 the float kernels, AVX2 the int8 ones, AVX-512 (with
+//! VNNI) the batched float and int8 ones.
 //!
 //! The choice is global (one relaxed atomic) and applies to every model
 //! from the next call on. Results do not depend on it, so concurrent calls
@@ -29,14 +31,14 @@ use crate::kernels::x86;
 pub enum KernelPath {
     /// The portable Rust kernels: the reference.
     Portable,
-    /// SSE2 (every x86-64 CPU).
+    /// SSE2 (every x86-64 CPU) for int8; the portable float kernels.
     Sse2,
-    /// AVX and F16C for the float kernels, SSE2 for int8.
+    /// AVX, F16C and FMA3 for the float kernels, SSE2 for int8.
     Avx,
     /// AVX2 for the int8 kernels too.
     Avx2,
-    /// AVX-512 (F, BW, VL) with VNNI for the batched int8 kernel (x86-64
-    /// runtimes built with Rust 1.89 or later).
+    /// AVX-512 (F, BW, VL) with VNNI for the batched float and int8
+    /// kernels (x86-64 runtimes built with Rust 1.89 or later).
     Avx512,
 }
 
