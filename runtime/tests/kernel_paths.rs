@@ -1,4 +1,4 @@
-//! Every x86-64 kernel path (portable, SSE2, AVX, AVX2; those the CPU has)
+//! Every x86-64 kernel path (portable, SSE2, AVX, AVX2, AVX-512; those the CPU has)
 //! gives the same bits as the portable reference, on random models of every
 //! weight dtype with widths that exercise the SIMD bodies and their tails:
 //! energy at every step, batched energy, the anomaly score and the sampler.

@@ -2,7 +2,7 @@
 //! reference kernel's bits (the documented summation order; for int8 the
 //! plain integer dot product), on whatever model loads.
 //!
-//! On x86-64 each path (SSE2, AVX, AVX2; those the CPU has) is forced in
+//! On x86-64 each path (SSE2, AVX, AVX2, AVX-512; those the CPU has) is forced in
 //! turn with `ddaebm_runtime::kernel_path`. A mismatch writes the model
 //! file to `$DDAEBM_FUZZ_REPRODUCERS` (default: the system temp folder) as
 //! `mismatch-<crc32>.safetensors` and panics with its path.
