@@ -462,7 +462,8 @@ impl<'a> Model<'a> {
     /// [`Error::ChecksumMismatch`]; files without one load unchecked.
     /// The bytes need no particular alignment.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Model<'a>, Error> {
-        let header = Header::parse(bytes)?;
+        let mut header = Header::new();
+        header.parse(bytes)?;
         let meta = header.meta;
         if !header.has_metadata || meta.format != Some(b"ddaebm-model".as_slice()) {
             return Err(Error::NotDdaebmModel);
