@@ -171,6 +171,14 @@ pub(crate) struct Network<'a> {
 }
 
 impl<'a> Network<'a> {
+    /// No layers. A function, not a constant: a constant would be a
+    /// 356-byte block of flash to copy from, this is a loop (not inlined:
+    /// called into the model's fields directly).
+    #[inline(never)]
+    fn empty() -> Network<'a> {
+        Network { layers: [Layer::EMPTY; MAX_LAYERS], len: 0 }
+    }
+
     pub(crate) fn layers(&self) -> &[Layer<'a>] {
         self.layers.get(..self.len).unwrap_or(&[])
     }
@@ -368,7 +376,8 @@ fn base<'a>(header: &Header<'a>, version: u64, dim: usize, steps: usize) -> Resu
     Ok(Some(Base { basis, inv_var, bound, dim }))
 }
 
-/// Loads and chains the layers of `net`.
+/// Loads and chains the layers of `net` into `network`, an empty one (in
+/// place, see [`Model::load`]).
 fn network<'a>(
     header: &Header<'a>,
     net: Net,
@@ -376,8 +385,8 @@ fn network<'a>(
     in_dim: usize,
     out_dim: usize,
     steps: usize,
-) -> Result<Network<'a>, Error> {
-    let mut network = Network { layers: [Layer::EMPTY; MAX_LAYERS], len: 0 };
+    network: &mut Network<'a>,
+) -> Result<(), Error> {
     let name = |index: usize, param| TensorName::Layer { net, index: index as u32, param };
     // Layer tensors beyond the declared count (first, so that a wrong
     // count is reported as such rather than as a shape error).
@@ -444,7 +453,7 @@ fn network<'a>(
         network.len = i + 1;
         width = out;
     }
-    Ok(network)
+    Ok(())
 }
 
 impl<'a> Model<'a> {
@@ -462,6 +471,36 @@ impl<'a> Model<'a> {
     /// [`Error::ChecksumMismatch`]; files without one load unchecked.
     /// The bytes need no particular alignment.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Model<'a>, Error> {
+        let mut model = Model {
+            data_dim: 0,
+            nz: 0,
+            steps: 0,
+            buf_width: 0,
+            weight_dtype: WeightDtype::F32,
+            coef1: &[],
+            coef2: &[],
+            posterior_std: &[],
+            mean: &[],
+            inv_std: &[],
+            std: &[],
+            energy_net: Network::empty(),
+            generator_net: Network::empty(),
+            calibration: None,
+            score_kind: ScoreKind::Energy,
+            draws: 0,
+            a_bar: &[],
+            sigma_bar: &[],
+            base: None,
+            json: &[],
+        };
+        model.load(bytes)?;
+        Ok(model)
+    }
+
+    /// [`from_bytes`](Model::from_bytes) into an empty model, in place: the
+    /// networks are loaded into its own fields (returned by value, they were
+    /// copied a dozen times, 328 to 356 bytes each, on the Cortex-M4F).
+    fn load(&mut self, bytes: &'a [u8]) -> Result<(), Error> {
         let mut header = Header::new();
         header.parse(bytes)?;
         let meta = header.meta;
@@ -533,37 +572,34 @@ impl<'a> Model<'a> {
             Some(_) => return Err(Error::BadMetadata("anomaly_score")),
         };
         let base = base(&header, version, data_dim, steps)?;
-        let energy_net = network(&header, Net::Energy, energy_layers, data_dim, 1, steps)?;
-        let generator_net = network(&header, Net::Generator, generator_layers, data_dim + nz, data_dim, steps)?;
+        network(&header, Net::Energy, energy_layers, data_dim, 1, steps, &mut self.energy_net)?;
+        network(&header, Net::Generator, generator_layers, data_dim + nz, data_dim, steps, &mut self.generator_net)?;
 
-        let layers = energy_net.layers().iter().chain(generator_net.layers());
+        let layers = self.energy_net.layers().iter().chain(self.generator_net.layers());
         let buf_width = layers.clone().fold(data_dim + nz, |w, l| w.max(l.out_dim));
         // The common dtype of all weight matrices; F32 when they mix.
         let mut dtypes = layers.map(|l| WeightDtype::of(l.dtype));
         let first = dtypes.next().unwrap_or(WeightDtype::F32);
         let weight_dtype = if dtypes.all(|d| d == first) { first } else { WeightDtype::F32 };
-        Ok(Model {
-            data_dim,
-            nz,
-            steps,
-            buf_width,
-            weight_dtype,
-            coef1,
-            coef2,
-            posterior_std,
-            mean,
-            inv_std,
-            std,
-            energy_net,
-            generator_net,
-            calibration,
-            score_kind,
-            draws,
-            a_bar,
-            sigma_bar,
-            base,
-            json: header.json,
-        })
+        self.data_dim = data_dim;
+        self.nz = nz;
+        self.steps = steps;
+        self.buf_width = buf_width;
+        self.weight_dtype = weight_dtype;
+        self.coef1 = coef1;
+        self.coef2 = coef2;
+        self.posterior_std = posterior_std;
+        self.mean = mean;
+        self.inv_std = inv_std;
+        self.std = std;
+        self.calibration = calibration;
+        self.score_kind = score_kind;
+        self.draws = draws;
+        self.a_bar = a_bar;
+        self.sigma_bar = sigma_bar;
+        self.base = base;
+        self.json = header.json;
+        Ok(())
     }
 
     /// Whether the energy has a Gaussian base measure (`base.*` tensors):
