@@ -329,33 +329,29 @@ pub(crate) fn float_layer<W: FloatWeights>(
     if !consistent {
         return false;
     }
-    let (w, src, dst) = (weight.as_ptr(), src.as_ptr(), dst.as_mut_ptr());
-    // SAFETY: AVX and F16C are available (`has_avx`), and AVX-512 F where
-    // `has_avx512`; every pointer the functions form stays within the
-    // lengths checked above (see their contract).
+    let l = Layer { w: weight.as_ptr(), bias, slope, in_dim, out_dim, stride, src: src.as_ptr(), dst: dst.as_mut_ptr(), n };
+    // SAFETY: AVX, F16C and FMA3 are available (`has_avx`), and AVX-512 F
+    // where `has_avx512`; `l` holds the lengths checked above (the
+    // functions' contract).
     unsafe {
         #[cfg(ddaebm_avx512)]
         if has_avx512() {
-            float_layer_avx512::<W>(w, bias, slope, in_dim, out_dim, stride, src, dst, n);
+            float_layer_avx512::<W>(&l);
             return true;
         }
-        float_layer_avx::<W>(w, bias, slope, in_dim, out_dim, stride, src, dst, n);
+        float_layer_avx::<W>(&l);
     }
     true
 }
 
-/// [`float_layer`]'s body.
-///
-/// # Safety
-/// AVX and F16C must be available; `w` must point to `out_dim · in_dim ·
-/// W::SIZE` readable bytes, `bias` hold `4 · out_dim` bytes, `src` point to
-/// `n · stride` readable f32 and `dst` to `n · stride` writable f32, with
-/// `in_dim, out_dim ≤ stride`.
-#[target_feature(enable = "avx,f16c,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn float_layer_avx<W: FloatWeights>(
+/// A float layer's operands for the batch kernels: rows of `in_dim`
+/// weights at `w` (`out_dim · in_dim · W::SIZE` readable bytes), `bias`
+/// (`4 · out_dim` bytes), `n` inputs at `src` and outputs at `dst`, one per
+/// `stride` f32 (`n · stride` readable / writable), `in_dim, out_dim ≤
+/// stride`: the contract [`float_layer`] checks.
+struct Layer<'b> {
     w: *const u8,
-    bias: &[u8],
+    bias: &'b [u8],
     slope: Option<f32>,
     in_dim: usize,
     out_dim: usize,
@@ -363,14 +359,47 @@ unsafe fn float_layer_avx<W: FloatWeights>(
     src: *const f32,
     dst: *mut f32,
     n: usize,
-) {
-    let row_bytes = in_dim * W::SIZE;
-    let bias_at = |j: usize| bias.get(4 * j..4 * j + 4).map_or(f32::NAN, super::f32_le);
-    // SAFETY (all blocks below): row `j < out_dim` starts at `j · row_bytes`,
-    // input / output `s < n` at `s · stride`, within the caller's lengths.
-    let row = |j: usize| unsafe { w.add(j * row_bytes) };
-    let x = |s: usize| unsafe { src.add(s * stride) };
-    let y = |s: usize, j: usize| unsafe { dst.add(s * stride + j) };
+}
+
+impl Layer<'_> {
+    /// Row `j < out_dim` (for the weights' `W::SIZE`).
+    #[inline(always)]
+    fn row<W: FloatWeights>(&self, j: usize) -> *const u8 {
+        // SAFETY: row `j < out_dim` starts at `j · in_dim · W::SIZE`, within
+        // the weights (the contract); callers pass `j < out_dim`.
+        unsafe { self.w.add(j * self.in_dim * W::SIZE) }
+    }
+
+    /// Input `s < n`.
+    #[inline(always)]
+    fn x(&self, s: usize) -> *const f32 {
+        // SAFETY: input `s < n` starts at `s · stride`, within `src`.
+        unsafe { self.src.add(s * self.stride) }
+    }
+
+    /// Output `j` of input `s < n`.
+    #[inline(always)]
+    fn y(&self, s: usize, j: usize) -> *mut f32 {
+        // SAFETY: `s · stride + j` with `s < n`, `j < out_dim ≤ stride`, within `dst`.
+        unsafe { self.dst.add(s * self.stride + j) }
+    }
+
+    /// Bias `j` (NaN past the end, which the contract rules out).
+    #[inline(always)]
+    fn bias(&self, j: usize) -> f32 {
+        self.bias.get(4 * j..4 * j + 4).map_or(f32::NAN, super::f32_le)
+    }
+}
+
+/// [`float_layer`]'s body.
+///
+/// # Safety
+/// AVX, F16C and FMA3 must be available; `l` must satisfy [`Layer`]'s
+/// contract.
+#[target_feature(enable = "avx,f16c,fma")]
+unsafe fn float_layer_avx<W: FloatWeights>(l: &Layer<'_>) {
+    let (slope, in_dim, out_dim, n) = (l.slope, l.in_dim, l.out_dim, l.n);
+    let (row, x, y, bias_at) = (|j| l.row::<W>(j), |s| l.x(s), |s, j| l.y(s, j), |j| l.bias(j));
     let mut b0 = 0;
     while b0 < n {
         let b1 = n.min(b0 + SUPER);
@@ -547,25 +576,9 @@ unsafe fn finish_block<W: FloatWeights, const R: usize, const S: usize>(
 /// As [`float_layer_avx`], with AVX-512 F available.
 #[cfg(ddaebm_avx512)]
 #[target_feature(enable = "avx512f,avx,f16c,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn float_layer_avx512<W: FloatWeights>(
-    w: *const u8,
-    bias: &[u8],
-    slope: Option<f32>,
-    in_dim: usize,
-    out_dim: usize,
-    stride: usize,
-    src: *const f32,
-    dst: *mut f32,
-    n: usize,
-) {
-    let row_bytes = in_dim * W::SIZE;
-    let bias_at = |j: usize| bias.get(4 * j..4 * j + 4).map_or(f32::NAN, super::f32_le);
-    // SAFETY (all blocks below): row `j < out_dim` starts at `j · row_bytes`,
-    // input / output `s < n` at `s · stride`, within the caller's lengths.
-    let row = |j: usize| unsafe { w.add(j * row_bytes) };
-    let x = |s: usize| unsafe { src.add(s * stride) };
-    let y = |s: usize, j: usize| unsafe { dst.add(s * stride + j) };
+unsafe fn float_layer_avx512<W: FloatWeights>(l: &Layer<'_>) {
+    let (slope, in_dim, out_dim, n) = (l.slope, l.in_dim, l.out_dim, l.n);
+    let (row, x, y, bias_at) = (|j| l.row::<W>(j), |s| l.x(s), |s, j| l.y(s, j), |j| l.bias(j));
     // IEEE-half rows of up to `WIDEN_MAX` inputs are widened to f32 once per
     // group of 4 rows and block of `WIDEN_SUPER` inputs (exact, so the same
     // bits), instead of once per register block: the conversions were the
