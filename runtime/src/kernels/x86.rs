@@ -318,18 +318,10 @@ pub(crate) fn float_layer<W: FloatWeights>(
     src: &[f32],
     dst: &mut [f32],
 ) -> bool {
-    if !has_avx() || stride == 0 || in_dim > stride || out_dim > stride {
+    if !has_avx() {
         return false;
     }
-    let n = src.len() / stride;
-    let consistent = src.len() == n * stride
-        && dst.len() >= n * stride
-        && in_dim.checked_mul(out_dim).and_then(|m| m.checked_mul(W::SIZE)).is_some_and(|b| weight.len() >= b)
-        && bias.len() >= 4 * out_dim;
-    if !consistent {
-        return false;
-    }
-    let l = Layer { w: weight.as_ptr(), bias, slope, in_dim, out_dim, stride, src: src.as_ptr(), dst: dst.as_mut_ptr(), n };
+    let Some(l) = Layer::new(weight, W::SIZE, bias, slope, in_dim, out_dim, stride, src, dst) else { return false };
     // SAFETY: AVX, F16C and FMA3 are available (`has_avx`), and AVX-512 F
     // where `has_avx512`; `l` holds the lengths checked above (the
     // functions' contract).
@@ -361,7 +353,42 @@ struct Layer<'b> {
     n: usize,
 }
 
-impl Layer<'_> {
+impl<'b> Layer<'b> {
+    /// The operands of a batch layer with `elem`-byte weights; `None` when
+    /// a length is inconsistent (`n = src.len() / stride`).
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        weight: &[u8],
+        elem: usize,
+        bias: &'b [u8],
+        slope: Option<f32>,
+        in_dim: usize,
+        out_dim: usize,
+        stride: usize,
+        src: &[f32],
+        dst: &mut [f32],
+    ) -> Option<Self> {
+        if stride == 0 || in_dim > stride || out_dim > stride {
+            return None;
+        }
+        let n = src.len() / stride;
+        let consistent = src.len() == n * stride
+            && dst.len() >= n * stride
+            && in_dim.checked_mul(out_dim).and_then(|m| m.checked_mul(elem)).is_some_and(|b| weight.len() >= b)
+            && bias.len() / 4 >= out_dim;
+        consistent.then(|| Layer {
+            w: weight.as_ptr(),
+            bias,
+            slope,
+            in_dim,
+            out_dim,
+            stride,
+            src: src.as_ptr(),
+            dst: dst.as_mut_ptr(),
+            n,
+        })
+    }
+
     /// Row `j < out_dim` (for the weights' `W::SIZE`).
     #[inline(always)]
     fn row<W: FloatWeights>(&self, j: usize) -> *const u8 {
@@ -799,18 +826,12 @@ pub(crate) fn int8_layer(
     src: &[f32],
     dst: &mut [f32],
 ) -> bool {
-    if !has_avx2() || stride == 0 || in_dim > stride || out_dim > stride {
+    if !has_avx2() || scale.len() / 4 < out_dim {
         return false;
     }
-    let n = src.len() / stride;
-    let consistent = src.len() == n * stride
-        && dst.len() >= n * stride
-        && in_dim.checked_mul(out_dim).is_some_and(|b| weight.len() >= b)
-        && bias.len() >= 4 * out_dim
-        && scale.len() >= 4 * out_dim;
-    if !consistent {
+    let Some(Layer { n, .. }) = Layer::new(weight, 1, bias, slope, in_dim, out_dim, stride, src, dst) else {
         return false;
-    }
+    };
     let mut bufs = [[0i16; QBLOCK]; SUPER];
     let mut b0 = 0;
     while b0 < n {
