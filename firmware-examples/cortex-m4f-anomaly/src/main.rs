@@ -13,23 +13,12 @@
     allow(unreachable_code, unused_variables)
 )]
 
-#[cfg(target_arch = "arm")]
-use cortex_m::singleton;
-#[cfg(target_arch = "arm")]
-use cortex_m_rt::entry;
 use ddaebm_runtime::{Model, Rng};
-#[cfg(target_arch = "riscv32")]
-use riscv::singleton;
-#[cfg(target_arch = "riscv32")]
-use riscv_rt::entry;
-// The global defmt logger: semihosting SYS_WRITE to stdout.
-#[cfg(target_arch = "arm")]
-use defmt_semihosting as _;
 
-/// The same logger on RISC-V (shared with the other defmt example).
-#[cfg(target_arch = "riscv32")]
-#[path = "../../common/defmt_riscv.rs"]
-mod defmt_riscv;
+/// `#[entry]`, `singleton!` and the defmt logger of this architecture.
+#[path = "../../common/rt.rs"]
+mod rt;
+use rt::{entry, singleton};
 
 mod cases;
 use cases::{threshold, verdict, NORMAL_POINTS, POINTS, SAMPLES, SEED_BASE};
