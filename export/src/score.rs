@@ -228,10 +228,8 @@ const SCORE_BLOCK: usize = 1024;
 pub fn anomaly_scores(model: &Model<'_>, rows: &Table) -> Result<Vec<f64>> {
     use rayon::prelude::*;
     let starts: Vec<usize> = (0..rows.rows).step_by(SCORE_BLOCK).collect();
-    let blocks: Vec<Result<Vec<f64>>> = starts
-        .par_iter()
-        .map(|&start| score_block(model, rows, start, rows.rows.min(start + SCORE_BLOCK)))
-        .collect();
+    let blocks: Vec<Result<Vec<f64>>> =
+        starts.par_iter().map(|&start| score_block(model, rows, start, rows.rows.min(start + SCORE_BLOCK))).collect();
     let mut scores = Vec::with_capacity(rows.rows);
     for block in blocks {
         scores.extend(block?);
@@ -245,10 +243,7 @@ fn score_block(model: &Model<'_>, rows: &Table, start: usize, end: usize) -> Res
         let mut scratch = vec![0f32; model.scratch_len()];
         (start..end)
             .map(|r| {
-                model
-                    .anomaly_score(rows.row(r), &mut scratch)
-                    .map(f64::from)
-                    .with_context(|| format!("row {}", r + 1))
+                model.anomaly_score(rows.row(r), &mut scratch).map(f64::from).with_context(|| format!("row {}", r + 1))
             })
             .collect()
     };
@@ -334,7 +329,8 @@ pub fn scores_csv(model: &Model<'_>, scores: &[f64], labels: Option<&[bool]>) ->
 /// Writes [`scores_csv`] to `path` (atomically).
 pub fn write_scores(path: &Path, model: &Model<'_>, scores: &[f64], labels: Option<&[bool]>) -> Result<()> {
     let out = scores_csv(model, scores, labels)?;
-    ddaebm_host::checkpoint::write_atomic(path, out.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+    ddaebm_host::checkpoint::write_atomic(path, out.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]
@@ -347,7 +343,9 @@ mod tests {
     #[test]
     fn parallel_batched_scores_equal_row_by_row() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-examples");
-        for file in ["cortex-m4f-anomaly/model/default-f16.safetensors", "cortex-m4f-stream/model/ucr135-int8.safetensors"] {
+        for file in
+            ["cortex-m4f-anomaly/model/default-f16.safetensors", "cortex-m4f-stream/model/ucr135-int8.safetensors"]
+        {
             let bytes = std::fs::read(root.join(file)).unwrap();
             let model = Model::from_bytes(&bytes).unwrap();
             let d = model.data_dim();
@@ -363,8 +361,9 @@ mod tests {
                 .collect();
             let mut table = Table { columns: (0..d).map(|i| format!("c{i}")).collect(), rows, dim: d, data };
             let mut scratch = vec![0f32; model.scratch_len()];
-            let want: Vec<u64> =
-                (0..rows).map(|r| f64::from(model.anomaly_score(table.row(r), &mut scratch).unwrap()).to_bits()).collect();
+            let want: Vec<u64> = (0..rows)
+                .map(|r| f64::from(model.anomaly_score(table.row(r), &mut scratch).unwrap()).to_bits())
+                .collect();
             for threads in [1, 3] {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
                 let got = pool.install(|| anomaly_scores(&model, &table)).unwrap();

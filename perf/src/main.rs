@@ -31,8 +31,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use ddaebm_host::checkpoint::Checkpoint;
 use ddaebm_export::model_file::{DeployModel, Precision};
+use ddaebm_host::checkpoint::Checkpoint;
 use ddaebm_runtime::{Model, Rng};
 use ddaebm_trainer::model::Ddaebm;
 use tch::{Device, Kind, Tensor};

@@ -281,11 +281,8 @@ pub(super) fn matvec_float(weight: &[u8], dtype: Dtype, x: &[f32], bias: &[u8], 
         }
         let second = if row_bytes == 0 { None } else { rows.next().zip(outs.next()) };
         let r1 = second.as_ref().map_or(r0, |(r, _)| *r);
-        let a = if dtype == Dtype::F16 {
-            f16_rows2(r0, r1, x, chunks, tail)
-        } else {
-            f32_rows2(r0, r1, x, chunks, tail)
-        };
+        let a =
+            if dtype == Dtype::F16 { f16_rows2(r0, r1, x, chunks, tail) } else { f32_rows2(r0, r1, x, chunks, tail) };
         *y0 = a[0] + f32_le(b0);
         if let Some((_, (y1, b1))) = second {
             *y1 = a[1] + f32_le(b1);

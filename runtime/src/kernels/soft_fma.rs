@@ -63,11 +63,8 @@ pub(crate) fn fmaf(a: f32, b: f32, c: f32) -> f32 {
     // (shifted right with a sticky bit: the frame's 14 or more zero low
     // bits keep every shift by up to 14 exact, and a larger one leaves the
     // result at most one bit of cancellation).
-    let (mut big, small, x, sign_big, sign_small) = if xp > xc || (xp == xc && mp >= mc) {
-        (mp, mc, xp, sign_p, sign_c)
-    } else {
-        (mc, mp, xc, sign_c, sign_p)
-    };
+    let (mut big, small, x, sign_big, sign_small) =
+        if xp > xc || (xp == xc && mp >= mc) { (mp, mc, xp, sign_p, sign_c) } else { (mc, mp, xc, sign_c, sign_p) };
     let small = shift_right_jam(small, (xp - xc).unsigned_abs());
     let mut m = if sign_big == sign_small {
         big += small; // ≤ 2^63: no overflow (both < 2^62)

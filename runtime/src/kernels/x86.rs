@@ -25,7 +25,7 @@
 use core::arch::x86_64::*;
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use super::{Bf16W, F16W, F32W, FloatWeights, LANES, QBLOCK};
+use super::{Bf16W, FloatWeights, F16W, F32W, LANES, QBLOCK};
 
 /// What the AVX float kernels need to know of a weight dtype (the
 /// supertrait of [`FloatWeights`] on x86-64).
@@ -142,7 +142,8 @@ fn detect() -> u8 {
         return 2;
     }
     // AVX-512 F, BW, VL and VNNI, with the OS saving the opmask and ZMM state.
-    let avx512 = c7.ebx & (1 << 16) != 0 && c7.ebx & (1 << 30) != 0 && c7.ebx & (1 << 31) != 0 && c7.ecx & (1 << 11) != 0;
+    let avx512 =
+        c7.ebx & (1 << 16) != 0 && c7.ebx & (1 << 30) != 0 && c7.ebx & (1 << 31) != 0 && c7.ecx & (1 << 11) != 0;
     // SAFETY: as above (OSXSAVE checked).
     if cfg!(ddaebm_avx512) && avx512 && unsafe { xcr0() } & 0xe6 == 0xe6 {
         4
@@ -439,14 +440,33 @@ unsafe fn float_layer_avx<W: FloatWeights>(l: &Layer<'_>) {
                 // SAFETY: rows j..j + nr < out_dim, inputs s..s + ns < n.
                 unsafe {
                     if ns == 4 && nr == 2 {
-                        block::<W, 2, 4>([row(j), row(j + 1)], [x(s), x(s + 1), x(s + 2), x(s + 3)], in_dim,
-                            [bias_at(j), bias_at(j + 1)], slope, [y(s, j), y(s + 1, j), y(s + 2, j), y(s + 3, j)]);
+                        block::<W, 2, 4>(
+                            [row(j), row(j + 1)],
+                            [x(s), x(s + 1), x(s + 2), x(s + 3)],
+                            in_dim,
+                            [bias_at(j), bias_at(j + 1)],
+                            slope,
+                            [y(s, j), y(s + 1, j), y(s + 2, j), y(s + 3, j)],
+                        );
                     } else if ns == 4 {
-                        block::<W, 1, 4>([row(j)], [x(s), x(s + 1), x(s + 2), x(s + 3)], in_dim, [bias_at(j)],
-                            slope, [y(s, j), y(s + 1, j), y(s + 2, j), y(s + 3, j)]);
+                        block::<W, 1, 4>(
+                            [row(j)],
+                            [x(s), x(s + 1), x(s + 2), x(s + 3)],
+                            in_dim,
+                            [bias_at(j)],
+                            slope,
+                            [y(s, j), y(s + 1, j), y(s + 2, j), y(s + 3, j)],
+                        );
                     } else if nr == 2 {
                         for s in s..s + ns {
-                            block::<W, 2, 1>([row(j), row(j + 1)], [x(s)], in_dim, [bias_at(j), bias_at(j + 1)], slope, [y(s, j)]);
+                            block::<W, 2, 1>(
+                                [row(j), row(j + 1)],
+                                [x(s)],
+                                in_dim,
+                                [bias_at(j), bias_at(j + 1)],
+                                slope,
+                                [y(s, j)],
+                            );
                         }
                     } else {
                         for s in s..s + ns {
@@ -662,11 +682,23 @@ unsafe fn float_layer_avx512<W: FloatWeights>(l: &Layer<'_>) {
                 // SAFETY: rows j..j + nr < out_dim, inputs s..s + ns < n.
                 unsafe {
                     if ns == 8 && nr == 4 {
-                        block_512::<W, 8>(core::array::from_fn(|r| row(j + r)), xs8(s), in_dim,
-                            core::array::from_fn(|r| bias_at(j + r)), slope, ys8(s, j));
+                        block_512::<W, 8>(
+                            core::array::from_fn(|r| row(j + r)),
+                            xs8(s),
+                            in_dim,
+                            core::array::from_fn(|r| bias_at(j + r)),
+                            slope,
+                            ys8(s, j),
+                        );
                     } else if ns == 4 && nr == 4 {
-                        block_512::<W, 4>(core::array::from_fn(|r| row(j + r)), xs8(s), in_dim,
-                            core::array::from_fn(|r| bias_at(j + r)), slope, ys8(s, j));
+                        block_512::<W, 4>(
+                            core::array::from_fn(|r| row(j + r)),
+                            xs8(s),
+                            in_dim,
+                            core::array::from_fn(|r| bias_at(j + r)),
+                            slope,
+                            ys8(s, j),
+                        );
                     } else {
                         for r in j..j + nr {
                             if ns == 4 {
@@ -769,7 +801,8 @@ unsafe fn block_512<W: FloatWeights, const S: usize>(
         let mut acc = [[_mm512_setzero_ps(); 2]; S];
         for c in 0..chunks {
             let o = c * LANES * W::SIZE;
-            let w = [pair(load(rows[0].add(o)), load(rows[1].add(o))), pair(load(rows[2].add(o)), load(rows[3].add(o)))];
+            let w =
+                [pair(load(rows[0].add(o)), load(rows[1].add(o))), pair(load(rows[2].add(o)), load(rows[3].add(o)))];
             for (acc_s, x) in acc.iter_mut().zip(&xs) {
                 let xb = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd(x.add(c * LANES).cast())));
                 acc_s[0] = _mm512_fmadd_ps(w[0], xb, acc_s[0]);
@@ -924,7 +957,11 @@ unsafe fn quantise_512(x: &[f32], inv: f32, buf: &mut [i16]) {
             let t = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x.as_ptr().add(i)), inv);
             let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(t, _mm512_setzero_ps());
             let q = _mm512_cvttps_epi32(_mm512_add_ps(t, _mm512_mask_blend_ps(neg, half, mhalf)));
-            _mm512_mask_cvtepi32_storeu_epi16(buf.as_mut_ptr().add(i).cast(), m, _mm512_min_epi32(_mm512_max_epi32(q, lo), hi));
+            _mm512_mask_cvtepi32_storeu_epi16(
+                buf.as_mut_ptr().add(i).cast(),
+                m,
+                _mm512_min_epi32(_mm512_max_epi32(q, lo), hi),
+            );
             i += 16;
         }
     }
@@ -949,7 +986,8 @@ unsafe fn scale_512(y: &mut [f32], sx: f32, scale: &[u8], bias: &[u8], slope: Op
             let m: __mmask16 = if n - i >= 16 { 0xffff } else { (1u16 << (n - i)) - 1 };
             let sc = _mm512_maskz_loadu_ps(m, scale.as_ptr().add(4 * i).cast());
             let b = _mm512_maskz_loadu_ps(m, bias.as_ptr().add(4 * i).cast());
-            let mut v = _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(sx, sc), _mm512_maskz_loadu_ps(m, y.as_ptr().add(i))), b);
+            let mut v =
+                _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(sx, sc), _mm512_maskz_loadu_ps(m, y.as_ptr().add(i))), b);
             if let Some(k) = slope {
                 // y < 0 (false for NaN and −0): y · slope.
                 let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, _mm512_setzero_ps());
@@ -1004,11 +1042,25 @@ unsafe fn int8_blocks_avx2(
             // SAFETY: rows j..j + nr, inputs s..s + 4 (or s) in range.
             unsafe {
                 if quad && nr == 2 {
-                    i8_block::<2, 4>([row(j), row(j + 1)], core::array::from_fn(|i| (&bufs[s + i], &xt[s + i])), wide, tail, len, body,
-                        core::array::from_fn(|i| out(s + i, j)));
+                    i8_block::<2, 4>(
+                        [row(j), row(j + 1)],
+                        core::array::from_fn(|i| (&bufs[s + i], &xt[s + i])),
+                        wide,
+                        tail,
+                        len,
+                        body,
+                        core::array::from_fn(|i| out(s + i, j)),
+                    );
                 } else if quad {
-                    i8_block::<1, 4>([row(j)], core::array::from_fn(|i| (&bufs[s + i], &xt[s + i])), wide, tail, len, body,
-                        core::array::from_fn(|i| out(s + i, j)));
+                    i8_block::<1, 4>(
+                        [row(j)],
+                        core::array::from_fn(|i| (&bufs[s + i], &xt[s + i])),
+                        wide,
+                        tail,
+                        len,
+                        body,
+                        core::array::from_fn(|i| out(s + i, j)),
+                    );
                 } else if nr == 2 {
                     i8_block::<2, 1>([row(j), row(j + 1)], [(&bufs[s], &xt[s])], wide, tail, len, body, [out(s, j)]);
                 } else {
@@ -1115,17 +1167,32 @@ unsafe fn int8_blocks_avx512(
                 if nr == 4 {
                     let r4 = [row(j), row(j + 1), row(j + 2), row(j + 3)];
                     if quad {
-                        i8_block_512::<4, 4>(r4, core::array::from_fn(|i| x(s + i)), wide, mask,
-                            core::array::from_fn(|i| out(s + i, j)));
+                        i8_block_512::<4, 4>(
+                            r4,
+                            core::array::from_fn(|i| x(s + i)),
+                            wide,
+                            mask,
+                            core::array::from_fn(|i| out(s + i, j)),
+                        );
                     } else {
                         i8_block_512::<4, 1>(r4, [x(s)], wide, mask, [out(s, j)]);
                     }
                 } else if quad && nr == 2 {
-                    i8_block_512::<2, 4>([row(j), row(j + 1)], core::array::from_fn(|i| x(s + i)), wide, mask,
-                        core::array::from_fn(|i| out(s + i, j)));
+                    i8_block_512::<2, 4>(
+                        [row(j), row(j + 1)],
+                        core::array::from_fn(|i| x(s + i)),
+                        wide,
+                        mask,
+                        core::array::from_fn(|i| out(s + i, j)),
+                    );
                 } else if quad {
-                    i8_block_512::<1, 4>([row(j)], core::array::from_fn(|i| x(s + i)), wide, mask,
-                        core::array::from_fn(|i| out(s + i, j)));
+                    i8_block_512::<1, 4>(
+                        [row(j)],
+                        core::array::from_fn(|i| x(s + i)),
+                        wide,
+                        mask,
+                        core::array::from_fn(|i| out(s + i, j)),
+                    );
                 } else if nr == 2 {
                     i8_block_512::<2, 1>([row(j), row(j + 1)], [x(s)], wide, mask, [out(s, j)]);
                 } else {
