@@ -898,15 +898,24 @@ pub(crate) fn int8_layer(
             // checked weight length; outputs at `s · stride + j`, `s < n`,
             // `j < out_dim ≤ stride`, within `dst`.
             unsafe {
-                let (w, y) = (weight.as_ptr().add(start), dst.as_mut_ptr().add(b0 * stride));
+                let blocks = I8Blocks {
+                    w: weight.as_ptr().add(start),
+                    row_stride: in_dim,
+                    rows: out_dim,
+                    bufs: &bufs,
+                    len,
+                    ns: b1 - b0,
+                    y: dst.as_mut_ptr().add(b0 * stride),
+                    stride,
+                };
                 #[cfg(ddaebm_avx512)]
                 if has_avx512() {
-                    int8_blocks_avx512(w, in_dim, out_dim, &bufs, len, b1 - b0, y, stride);
+                    int8_blocks_avx512(&blocks);
                 } else {
-                    int8_blocks_avx2(w, in_dim, out_dim, &bufs, len, b1 - b0, y, stride);
+                    int8_blocks_avx2(&blocks);
                 }
                 #[cfg(not(ddaebm_avx512))]
-                int8_blocks_avx2(w, in_dim, out_dim, &bufs, len, b1 - b0, y, stride);
+                int8_blocks_avx2(&blocks);
             };
             start += len;
         }
@@ -999,78 +1008,108 @@ unsafe fn scale_512(y: &mut [f32], sx: f32, scale: &[u8], bias: &[u8], slope: Op
     }
 }
 
-/// One [`QBLOCK`] block of [`int8_layer`]: `y[s · stride + j] += (Σ_i
-/// w[j · row_stride + i] · bufs[s][i]) as f32` for every row `j < rows` and
-/// input `s < ns`, the sums over `i < len` exact in i32.
-///
-/// # Safety
-/// AVX2 must be available; `w` must point to `(rows − 1) · row_stride +
-/// len` readable bytes (`len ≤ row_stride` when `rows > 1`), `y` to `(ns −
-/// 1) · stride + rows` writable f32; `len ≤ QBLOCK`, `ns ≤ SUPER`.
-#[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn int8_blocks_avx2(
+/// One [`QBLOCK`] block of [`int8_layer`]'s operands: `rows` weight rows
+/// `row_stride` bytes apart at `w` (`len` of each read), the quantised
+/// inputs `bufs[..ns]` (`len` of each), the outputs `y[s · stride + j]`.
+/// Contract: `w` points to `(rows − 1) · row_stride + len` readable bytes
+/// (`len ≤ row_stride` when `rows > 1`), `y` to `(ns − 1) · stride + rows`
+/// writable f32; `len ≤ QBLOCK`, `ns ≤ SUPER`.
+struct I8Blocks<'b> {
     w: *const u8,
     row_stride: usize,
     rows: usize,
-    bufs: &[[i16; QBLOCK]; SUPER],
+    bufs: &'b [[i16; QBLOCK]; SUPER],
     len: usize,
     ns: usize,
     y: *mut f32,
     stride: usize,
-) {
+}
+
+impl I8Blocks<'_> {
+    /// Row `j < rows`.
+    #[inline(always)]
+    fn row(&self, j: usize) -> *const u8 {
+        // SAFETY: row `j < rows` starts at `j · row_stride`, within the
+        // contract's bytes; callers pass `j < rows`.
+        unsafe { self.w.add(j * self.row_stride) }
+    }
+
+    /// Output `j` of input `s < ns`.
+    #[inline(always)]
+    fn out(&self, s: usize, j: usize) -> *mut f32 {
+        // SAFETY: `s · stride + j` with `s < ns`, `j < rows`, within `y`.
+        unsafe { self.y.add(s * self.stride + j) }
+    }
+
+    /// The register blocks, in order: `block(j, nr, s, quad)` for rows
+    /// `j..j + nr` (4 while `four_rows` and 4 are left, else 2, then 1)
+    /// and inputs `s..s + 4` (`quad`) or input `s` alone, covering every
+    /// row and input once.
+    #[inline(always)]
+    fn for_each(&self, four_rows: bool, mut block: impl FnMut(usize, usize, usize, bool)) {
+        let mut j = 0;
+        while j < self.rows {
+            let left = self.rows - j;
+            let nr = if four_rows && left >= 4 { 4 } else { left.min(2) };
+            let mut s = 0;
+            while s < self.ns {
+                let quad = self.ns - s >= 4;
+                block(j, nr, s, quad);
+                s += if quad { 4 } else { 1 };
+            }
+            j += nr;
+        }
+    }
+}
+
+/// One [`QBLOCK`] block of [`int8_layer`] on AVX2: `y[s · stride + j] +=
+/// (Σ_i w[j · row_stride + i] · bufs[s][i]) as f32` for every row `j <
+/// rows` and input `s < ns`, the sums over `i < len` exact in i32;
+/// register blocks of 2 rows × 4 inputs.
+///
+/// # Safety
+/// AVX2 must be available; `b` must satisfy [`I8Blocks`]'s contract.
+#[target_feature(enable = "avx2")]
+unsafe fn int8_blocks_avx2(b: &I8Blocks<'_>) {
+    let len = b.len;
     let wide = len / 16;
     let k = len % 16;
     // The last k elements as one more group of 16 (when len ≥ 16): the
     // row's last 16 bytes against 16 − k zeros then the input's last k
     // values, so the overlap adds exact zeros.
     let xt: [[i16; 16]; SUPER] = core::array::from_fn(|s| {
-        core::array::from_fn(|i| if k == 0 || len < 16 || i < 16 - k { 0 } else { bufs[s][len - 16 + i] })
+        core::array::from_fn(|i| if k == 0 || len < 16 || i < 16 - k { 0 } else { b.bufs[s][len - 16 + i] })
     });
     let tail = k > 0 && len >= 16;
     let body = if len < 16 { 0 } else { len };
-    // SAFETY (the closures): row `j < rows` at `j · row_stride`, output
-    // `(s, j)` at `s · stride + j`, within the caller's lengths.
-    let row = |j: usize| unsafe { w.add(j * row_stride) };
-    let out = |s: usize, j: usize| unsafe { y.add(s * stride + j) };
-    let mut j = 0;
-    while j < rows {
-        let nr = (rows - j).min(2);
-        let mut s = 0;
-        while s < ns {
-            let quad = ns - s >= 4;
-            // SAFETY: rows j..j + nr, inputs s..s + 4 (or s) in range.
-            unsafe {
-                if quad && nr == 2 {
-                    i8_block::<2, 4>(
-                        [row(j), row(j + 1)],
-                        core::array::from_fn(|i| (&bufs[s + i], &xt[s + i])),
-                        wide,
-                        tail,
-                        len,
-                        body,
-                        core::array::from_fn(|i| out(s + i, j)),
-                    );
-                } else if quad {
-                    i8_block::<1, 4>(
-                        [row(j)],
-                        core::array::from_fn(|i| (&bufs[s + i], &xt[s + i])),
-                        wide,
-                        tail,
-                        len,
-                        body,
-                        core::array::from_fn(|i| out(s + i, j)),
-                    );
-                } else if nr == 2 {
-                    i8_block::<2, 1>([row(j), row(j + 1)], [(&bufs[s], &xt[s])], wide, tail, len, body, [out(s, j)]);
-                } else {
-                    i8_block::<1, 1>([row(j)], [(&bufs[s], &xt[s])], wide, tail, len, body, [out(s, j)]);
-                }
+    b.for_each(false, |j, nr, s, quad| {
+        let x = |s: usize| (&b.bufs[s], &xt[s]);
+        // SAFETY: rows j..j + nr < rows, inputs s..s + 4 (or s) < ns.
+        unsafe {
+            match (nr, quad) {
+                (2, true) => i8_block::<2, 4>(
+                    [b.row(j), b.row(j + 1)],
+                    core::array::from_fn(|i| x(s + i)),
+                    wide,
+                    tail,
+                    len,
+                    body,
+                    core::array::from_fn(|i| b.out(s + i, j)),
+                ),
+                (_, true) => i8_block::<1, 4>(
+                    [b.row(j)],
+                    core::array::from_fn(|i| x(s + i)),
+                    wide,
+                    tail,
+                    len,
+                    body,
+                    core::array::from_fn(|i| b.out(s + i, j)),
+                ),
+                (2, false) => i8_block::<2, 1>([b.row(j), b.row(j + 1)], [x(s)], wide, tail, len, body, [b.out(s, j)]),
+                _ => i8_block::<1, 1>([b.row(j)], [x(s)], wide, tail, len, body, [b.out(s, j)]),
             }
-            s += if quad { 4 } else { 1 };
         }
-        j += nr;
-    }
+    });
 }
 
 /// `R` rows × `S` inputs of [`int8_blocks_avx2`]: `wide` groups of 16, the
@@ -1135,74 +1174,31 @@ unsafe fn i8_block<const R: usize, const S: usize>(
 /// inputs.
 ///
 /// # Safety
-/// As [`int8_blocks_avx2`], with AVX-512 F, BW, VL and VNNI available.
+/// AVX-512 F, BW, VL and VNNI must be available; `b` must satisfy
+/// [`I8Blocks`]'s contract.
 #[cfg(ddaebm_avx512)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn int8_blocks_avx512(
-    w: *const u8,
-    row_stride: usize,
-    rows: usize,
-    bufs: &[[i16; QBLOCK]; SUPER],
-    len: usize,
-    ns: usize,
-    y: *mut f32,
-    stride: usize,
-) {
-    let wide = len / 32;
-    let mask: __mmask32 = (1u32 << (len % 32)) - 1;
-    // SAFETY (the closures): row `j < rows` at `j · row_stride`, output
-    // `(s, j)` at `s · stride + j`, within the caller's lengths.
-    let row = |j: usize| unsafe { w.add(j * row_stride) };
-    let out = |s: usize, j: usize| unsafe { y.add(s * stride + j) };
-    let x = |s: usize| bufs[s].as_ptr();
-    let mut j = 0;
-    while j < rows {
-        let nr = if rows - j >= 4 { 4 } else { (rows - j).min(2) };
-        let mut s = 0;
-        while s < ns {
-            let quad = ns - s >= 4;
-            // SAFETY: rows j..j + nr, inputs s..s + 4 (or s) in range.
-            unsafe {
-                if nr == 4 {
-                    let r4 = [row(j), row(j + 1), row(j + 2), row(j + 3)];
-                    if quad {
-                        i8_block_512::<4, 4>(
-                            r4,
-                            core::array::from_fn(|i| x(s + i)),
-                            wide,
-                            mask,
-                            core::array::from_fn(|i| out(s + i, j)),
-                        );
-                    } else {
-                        i8_block_512::<4, 1>(r4, [x(s)], wide, mask, [out(s, j)]);
-                    }
-                } else if quad && nr == 2 {
-                    i8_block_512::<2, 4>(
-                        [row(j), row(j + 1)],
-                        core::array::from_fn(|i| x(s + i)),
-                        wide,
-                        mask,
-                        core::array::from_fn(|i| out(s + i, j)),
-                    );
-                } else if quad {
-                    i8_block_512::<1, 4>(
-                        [row(j)],
-                        core::array::from_fn(|i| x(s + i)),
-                        wide,
-                        mask,
-                        core::array::from_fn(|i| out(s + i, j)),
-                    );
-                } else if nr == 2 {
-                    i8_block_512::<2, 1>([row(j), row(j + 1)], [x(s)], wide, mask, [out(s, j)]);
-                } else {
-                    i8_block_512::<1, 1>([row(j)], [x(s)], wide, mask, [out(s, j)]);
+unsafe fn int8_blocks_avx512(b: &I8Blocks<'_>) {
+    let wide = b.len / 32;
+    let mask: __mmask32 = (1u32 << (b.len % 32)) - 1;
+    b.for_each(true, |j, nr, s, quad| {
+        let x = |s: usize| b.bufs[s].as_ptr();
+        let x4 = || core::array::from_fn(|i| x(s + i));
+        let y4 = || core::array::from_fn(|i| b.out(s + i, j));
+        // SAFETY: rows j..j + nr < rows, inputs s..s + 4 (or s) < ns.
+        unsafe {
+            match (nr, quad) {
+                (4, true) => i8_block_512::<4, 4>(core::array::from_fn(|r| b.row(j + r)), x4(), wide, mask, y4()),
+                (4, false) => {
+                    i8_block_512::<4, 1>(core::array::from_fn(|r| b.row(j + r)), [x(s)], wide, mask, [b.out(s, j)])
                 }
+                (2, true) => i8_block_512::<2, 4>([b.row(j), b.row(j + 1)], x4(), wide, mask, y4()),
+                (_, true) => i8_block_512::<1, 4>([b.row(j)], x4(), wide, mask, y4()),
+                (2, false) => i8_block_512::<2, 1>([b.row(j), b.row(j + 1)], [x(s)], wide, mask, [b.out(s, j)]),
+                _ => i8_block_512::<1, 1>([b.row(j)], [x(s)], wide, mask, [b.out(s, j)]),
             }
-            s += if quad { 4 } else { 1 };
         }
-        j += nr;
-    }
+    });
 }
 
 /// `R` rows × `S` inputs of [`int8_blocks_avx512`]: `wide` groups of 32,
