@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Replays fuzzer-generated model files on the Cortex-M4F under QEMU
-# (firmware-examples/cortex-m4f-replay, mps2-an386), on RISC-V rv32imac under
-# QEMU (firmware-examples/riscv-replay, `virt`, soft float) and on the host
+# Replays fuzzer-generated model files with one firmware crate
+# (firmware-examples/cortex-m4f-replay) on the Cortex-M4F under QEMU
+# (mps2-an386) and on RISC-V rv32imac (`virt`, soft float), and on the host
 # (firmware-examples/host-check, `replay` binary): all three run
 # firmware-examples/common/replay.rs on every file of runtime/fuzz/replay
 # (load; energy at every step and the anomaly score of two fixed inputs; one
@@ -37,46 +37,35 @@ case "${1:-}" in
     ;;
   *) echo "usage: scripts/fuzz-replay.sh [--regenerate]" >&2; exit 2 ;;
 esac
-command -v qemu-system-arm >/dev/null || "$root/scripts/firmware.sh" >/dev/null # installs QEMU and the target
-ensure_target thumbv7em-none-eabihf
-mcu_target rv32 # RUST_TARGET, QEMU_CMD (qemu-system-riscv32 -machine virt) for qemu_mcu below
-ensure_qemu
-ensure_target "$RUST_TARGET"
+command -v qemu-system-arm >/dev/null || "$root/scripts/firmware.sh" >/dev/null # installs QEMU and defmt-print
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-echo "== building the replay firmware ($(ls "$replay" | wc -l) model files)" >&2
-(cd "$root/firmware-examples/cortex-m4f-replay" && DDAEBM_REPLAY_DIR=$replay cargo build --release --locked -q)
-elf=$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/cortex-m4f-replay
-echo "== qemu-system-arm -machine mps2-an386" >&2
-set +e
-qemu_m4f "$elf" >"$tmp/arm.txt" 2>"$tmp/arm.err"
-status=$?
-set -e
-if [ "$status" -ne 0 ]; then
-  tail -5 "$tmp/arm.txt" >&2; cat "$tmp/arm.err" >&2
-  echo "replay firmware FAILED: exit status $status" >&2
-  exit "$status"
-fi
 echo "== host" >&2
 (cd "$root/firmware-examples/host-check" && cargo build --release --locked -q --bin replay)
 "$CARGO_TARGET_DIR/release/replay" "$replay" >"$tmp/host.txt"
-echo "== RISC-V rv32imac: building the replay firmware, qemu-system-riscv32 -machine virt" >&2
-(cd "$root/firmware-examples/riscv-replay" && CARGO_TARGET_DIR=$CARGO_TARGET_DIR/xt/riscv DDAEBM_REPLAY_DIR=$replay \
-  cargo build --release --locked -q)
-rv=$CARGO_TARGET_DIR/xt/riscv/$RUST_TARGET/release/riscv-replay
-set +e
-qemu_mcu "$rv" >"$tmp/riscv.txt" 2>"$tmp/riscv.err"
-status=$?
-set -e
-if [ "$status" -ne 0 ]; then
-  tail -5 "$tmp/riscv.txt" >&2; cat "$tmp/riscv.err" >&2
-  echo "RISC-V replay firmware FAILED: exit status $status" >&2
-  exit "$status"
-fi
+# The same firmware crate on each family (scripts/lib.sh mcu_target).
+families=(m4f rv32)
+for t in "${families[@]}"; do
+  mcu_target "$t"
+  ensure_qemu
+  ensure_target "$RUST_TARGET"
+  echo "== $t: building the replay firmware ($(ls "$replay" | wc -l) model files), ${QEMU_CMD[*]}" >&2
+  (cd "$root/firmware-examples/cortex-m4f-replay" && CARGO_TARGET_DIR=$CARGO_TARGET_DIR/xt/$t DDAEBM_REPLAY_DIR=$replay \
+    DDAEBM_MEMORY=$MEMORY RUSTFLAGS="$MCU_RUSTFLAGS" cargo build --release --locked -q --target "$RUST_TARGET")
+  set +e
+  qemu_mcu "$CARGO_TARGET_DIR/xt/$t/$RUST_TARGET/release/cortex-m4f-replay" >"$tmp/$t.txt" 2>"$tmp/$t.err"
+  status=$?
+  set -e
+  if [ "$status" -ne 0 ]; then
+    tail -5 "$tmp/$t.txt" >&2; cat "$tmp/$t.err" >&2
+    echo "$t replay firmware FAILED: exit status $status" >&2
+    exit "$status"
+  fi
+done
 
 passed=0; failed=0
-for fw in arm riscv; do
+for fw in "${families[@]}"; do
   read -r p f < <(compare_cmp "$tmp/$fw.txt" "$tmp/host.txt")
   passed=$((passed + p)); failed=$((failed + f))
   echo "$fw: $(tail -1 "$tmp/$fw.txt"), $(grep -c '^cmp ' "$tmp/$fw.txt") lines"

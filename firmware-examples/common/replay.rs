@@ -1,7 +1,7 @@
 //! Replays model files (the structure-aware fuzz target's corpus, turned
 //! into files by `runtime/fuzz/src/bin/corpus_to_models.rs`) through the
 //! runtime and writes one `cmp` line per result with `core::fmt`: the
-//! Cortex-M4F firmware (`../cortex-m4f-replay`, over semihosting) and the
+//! firmware (`../cortex-m4f-replay`, M4F and RISC-V, over semihosting) and the
 //! host (`../host-check`, `replay` binary) both include this file, so their
 //! lines are equal exactly when the results are bit-identical (values as raw
 //! f32 bits, errors as the runtime's Display text). Plain `core`: no_std and
