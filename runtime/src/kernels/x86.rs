@@ -291,6 +291,29 @@ unsafe fn body_avx<W: FloatWeights, const R: usize, const S: usize>(
     }
 }
 
+/// The layer's PReLU on one output, as [`prelu`](super::prelu): `y ·
+/// slope` where `y < 0` (false for NaN and −0), else `y`; `None`: no PReLU.
+#[inline(always)]
+fn prelu1(y: f32, slope: Option<f32>) -> f32 {
+    match slope {
+        Some(k) if y < 0.0 => y * k,
+        _ => y,
+    }
+}
+
+/// [`prelu1`] on four outputs at once (the same compare and multiply).
+///
+/// # Safety
+/// SSE4.1 must be available (every caller runs under AVX, which implies it).
+#[target_feature(enable = "sse4.1")]
+#[inline]
+unsafe fn prelu4(y: __m128, slope: Option<f32>) -> __m128 {
+    match slope {
+        Some(k) => _mm_blendv_ps(y, _mm_mul_ps(y, _mm_set1_ps(k)), _mm_cmplt_ps(y, _mm_setzero_ps())),
+        None => y,
+    }
+}
+
 /// Inputs per cache block of [`float_layer`] and [`int8_layer`]: a pair of
 /// rows (2.4 KB at width 300, F32) meets all of them while it is in L1, and
 /// so do their activations (16 · 304 · 4 bytes = 19 KB). On the
@@ -573,13 +596,7 @@ unsafe fn finish_block<W: FloatWeights, const R: usize, const S: usize>(
                 for (wb, x) in tail.chunks_exact(W::SIZE).zip(&xt) {
                     acc = _mm_fmadd_ps(_mm_set1_ps(W::one(wb)), *x, acc);
                 }
-                let mut v = _mm_add_ps(acc, _mm_set1_ps(b));
-                if let Some(k) = slope {
-                    // y < 0 (false for NaN and −0): y · slope, else y.
-                    let neg = _mm_cmplt_ps(v, _mm_setzero_ps());
-                    v = _mm_blendv_ps(v, _mm_mul_ps(v, _mm_set1_ps(k)), neg);
-                }
-                *sum = v;
+                *sum = prelu4(_mm_add_ps(acc, _mm_set1_ps(b)), slope);
             }
             if R == 2 {
                 // Rows j, j + 1 of each input are adjacent: one 8-byte store each.
@@ -604,11 +621,7 @@ unsafe fn finish_block<W: FloatWeights, const R: usize, const S: usize>(
                 for (a, (x, y)) in acc_r.iter().zip(xs.iter().zip(&ys)) {
                     let s = reduce([_mm256_castps256_ps128(*a), _mm256_extractf128_ps(*a, 1)]);
                     let x_tail = core::slice::from_raw_parts(x.add(body), n - body);
-                    let v = add_tail_fma::<W>(s, tail, x_tail) + b;
-                    *y.add(r) = match slope {
-                        Some(k) if v < 0.0 => v * k,
-                        _ => v,
-                    };
+                    *y.add(r) = prelu1(add_tail_fma::<W>(s, tail, x_tail) + b, slope);
                 }
             }
         }
@@ -827,13 +840,7 @@ unsafe fn block_512<W: FloatWeights, const S: usize>(
             for (i, w) in wt.iter().enumerate().take(n - body) {
                 v = _mm_fmadd_ps(*w, _mm_set1_ps(*x.add(body + i)), v);
             }
-            v = _mm_add_ps(v, b);
-            if let Some(k) = slope {
-                // y < 0 (false for NaN and −0): y · slope, else y.
-                let neg = _mm_cmplt_ps(v, _mm_setzero_ps());
-                v = _mm_blendv_ps(v, _mm_mul_ps(v, _mm_set1_ps(k)), neg);
-            }
-            _mm_storeu_ps(*y, v);
+            _mm_storeu_ps(*y, prelu4(_mm_add_ps(v, b), slope));
         }
     }
 }
@@ -927,11 +934,7 @@ pub(crate) fn int8_layer(
                 Some((sx, _)) if has_avx512() => unsafe { scale_512(y, *sx, scale, bias, slope) },
                 Some((sx, _)) => {
                     for ((yj, sj), bj) in y.iter_mut().zip(scale.chunks_exact(4)).zip(bias.chunks_exact(4)) {
-                        let v = (sx * super::f32_le(sj)) * *yj + super::f32_le(bj);
-                        *yj = match slope {
-                            Some(k) if v < 0.0 => v * k,
-                            _ => v,
-                        };
+                        *yj = prelu1((sx * super::f32_le(sj)) * *yj + super::f32_le(bj), slope);
                     }
                 }
                 None => y.iter_mut().for_each(|v| *v = f32::NAN),
