@@ -134,9 +134,9 @@ fn apply_batch(
         }
     }
     match layer.dtype {
-        Dtype::F32 => float_layer::<F32W>(layer.weight, bias, in_dim, out_dim, stride, src, dst),
-        Dtype::F16 => float_layer::<F16W>(layer.weight, bias, in_dim, out_dim, stride, src, dst),
-        Dtype::Bf16 => float_layer::<Bf16W>(layer.weight, bias, in_dim, out_dim, stride, src, dst),
+        Dtype::F32 => float_blocks::<F32W, 2, 2>(layer.weight, bias, in_dim, out_dim, stride, src, dst),
+        Dtype::F16 => float_blocks::<F16W, 2, 2>(layer.weight, bias, in_dim, out_dim, stride, src, dst),
+        Dtype::Bf16 => float_blocks::<Bf16W, 2, 2>(layer.weight, bias, in_dim, out_dim, stride, src, dst),
         Dtype::I8 => int8_layer(layer, bias, in_dim, out_dim, stride, src, dst),
     }
     if let Some(slope) = layer.prelu {
@@ -150,21 +150,8 @@ fn apply_batch(
 }
 
 /// Float weights where the host has no whole-layer kernel (x86-64 without
-/// AVX + FMA3, other architectures): register blocks of 2 rows × 2 inputs
-/// through the portable `dots`.
-fn float_layer<W: FloatWeights>(
-    weight: &[u8],
-    bias: &[u8],
-    in_dim: usize,
-    out_dim: usize,
-    stride: usize,
-    src: &[f32],
-    dst: &mut [f32],
-) {
-    float_blocks::<W, 2, 2>(weight, bias, in_dim, out_dim, stride, src, dst)
-}
-
-/// Blocks of [`SUPER`] inputs; in each, for every block of `BR` rows, the
+/// AVX + FMA3, other architectures; 2 × 2 blocks there): blocks of
+/// [`SUPER`] inputs; in each, for every block of `BR` rows, the
 /// inputs `BS` at a time through `fast_dots`, the leftover inputs and rows in
 /// smaller blocks (same bits).
 #[inline(always)]
