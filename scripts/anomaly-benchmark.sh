@@ -11,7 +11,9 @@
 #
 # Environment: OUT (work folder, default runs/anomaly-bench, or
 # runs/anomaly-bench-quick in quick mode), SEEDS (default 0,1,2),
-# DIGIT_SEEDS (default 0,1), DIGITS (normal digits, default 0..9),
+# DIGIT_SEEDS (default 0,1), DIGITS (normal digits, default 0..9), DATASETS
+# (prepare.py --datasets: names, `dev` = the seven UCI sets of
+# bench/anomaly/data/, `all`; default breast_cancer,ucr_internal_bleeding,digits),
 # BENCH_MCU (1: measure MCU instructions per reading under QEMU with
 # scripts/firmware-report.sh, the default when qemu-system-arm is installed;
 # 0: skip), BENCH_LONG (1: also train breast_cancer/s0 with 4x the
@@ -61,6 +63,7 @@ model_args() { # DATASET -> "WIDTH DEPTH ITERS"
     breast_cancer) w=64; d=2; i=2000 ;;
     ucr_internal_bleeding) w=64; d=2; i=2000 ;;
     digits) w=64; d=2; i=1000 ;;
+    ionosphere|pima|breastw|glass|vehicle|vowel|letter) w=64; d=2; i=2000 ;;
     *) echo "anomaly-benchmark: no model settings for data set $1" >&2; exit 1 ;;
   esac
   [ "$QUICK" = 1 ] && i=150
@@ -100,7 +103,8 @@ TRAINER=target/release/trainer
 EXPORT=target/release/export
 
 echo "== data -> $OUT" >&2
-"$PY" bench/anomaly/prepare.py --out "$OUT" --seeds "$SEEDS" --digit-seeds "$DIGIT_SEEDS" --digits "$DIGITS" >/dev/null
+"$PY" bench/anomaly/prepare.py --out "$OUT" --seeds "$SEEDS" --digit-seeds "$DIGIT_SEEDS" --digits "$DIGITS" \
+  ${DATASETS:+--datasets "$DATASETS"} >/dev/null
 
 echo "== classical baselines (scikit-learn)" >&2
 t0=$(date +%s)
@@ -216,6 +220,7 @@ echo "== report -> $DOC, $PNG" >&2
 cmd="./scripts/anomaly-benchmark.sh"
 [ "$QUICK" = 1 ] && cmd="DDAEBM_BENCH_QUICK=1 $cmd"
 [ -n "${BENCH_VARIANTS:-}" ] && cmd="BENCH_VARIANTS=$BENCH_VARIANTS $cmd"
+[ -n "${DATASETS:-}" ] && cmd="DATASETS=$DATASETS $cmd"
 [ -n "${BENCH_FIT_ARGS:-}" ] && cmd="BENCH_FIT_ARGS=\"$BENCH_FIT_ARGS\" $cmd"
 "$PY" bench/anomaly/report.py --out "$OUT" --doc "$DOC" --png "$PNG" --command "$cmd" \
   --elapsed "$(($(date +%s) - t_start))" --variants "$(IFS=,; echo "${VARIANTS[*]}")" \

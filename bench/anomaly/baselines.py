@@ -12,14 +12,16 @@ on train.csv only, and test.csv is scored (higher = more anomalous). Writes
 
 Settings are scikit-learn's standard ones, fixed in advance (nothing is
 tuned on test data); the Gaussian mixture picks its number of components
-(1-4) by BIC on the training rows.
+(1-8) by BIC on the training rows.
 
 Methods (the column / key names):
 
     iforest      Isolation Forest, 200 trees
     lof          Local Outlier Factor, novelty mode, 20 neighbours
     ocsvm        one-class SVM, RBF kernel, gamma = scale, nu = 0.1
-    gmm          Gaussian mixture, full covariances, 1-4 components by BIC
+    gmm          Gaussian mixture, full covariances, 1-8 components by BIC
+                 (reg_covar 1e-3)
+    knn          mean Euclidean distance to the 5 nearest training rows
     distance     Euclidean distance from the training mean (standardised units)
     mahalanobis  squared Mahalanobis distance from the training mean, with the
                  training rows' covariance estimated with Ledoit-Wolf
@@ -36,11 +38,13 @@ from sklearn.covariance import LedoitWolf
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.mixture import GaussianMixture
-from sklearn.neighbors import LocalOutlierFactor
+from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
-METHODS = ["iforest", "lof", "ocsvm", "gmm", "distance", "mahalanobis"]
+METHODS = ["iforest", "lof", "ocsvm", "gmm", "knn", "distance", "mahalanobis"]
+GMM_COMPONENTS = range(1, 9)
+KNN_NEIGHBOURS = 5
 
 
 def read_csv(path):
@@ -59,7 +63,7 @@ def load_task(d):
 
 def gmm_by_bic(x, seed):
     best = None
-    for k in range(1, 5):
+    for k in GMM_COMPONENTS:
         if k * 5 > len(x):
             break
         g = GaussianMixture(n_components=k, covariance_type="full", reg_covar=1e-3, random_state=seed)
@@ -84,7 +88,15 @@ def fit_score(method, train, test, seed):
         return -m.score_samples(test), {"kernel": "rbf", "gamma": "scale", "nu": 0.1}
     if method == "gmm":
         m = gmm_by_bic(train, seed)
-        return -m.score_samples(test), {"n_components": int(m.n_components), "covariance_type": "full"}
+        return -m.score_samples(test), {
+            "n_components": int(m.n_components),
+            "covariance_type": "full",
+            "reg_covar": m.reg_covar,
+        }
+    if method == "knn":
+        k = min(KNN_NEIGHBOURS, len(train))
+        dist, _ = NearestNeighbors(n_neighbors=k).fit(train).kneighbors(test)
+        return dist.mean(axis=1), {"n_neighbors": k, "aggregate": "mean distance", "units": "standardised"}
     if method == "distance":
         mean = train.mean(axis=0)
         return np.linalg.norm(test - mean, axis=1), {"centre": "training mean", "units": "standardised"}

@@ -12,9 +12,13 @@ For every task (data set, normal class, seed) one folder OUT/TASK/ with
 
 and OUT/manifest.json listing the tasks and describing each data set.
 Everything is a pure function of the arguments (numpy's PCG64 seeded with
-the task's seed); nothing is downloaded: breast cancer and digits are the
-files inside scikit-learn, the time series is a file inside the aeon wheel
-(installed, not imported, by bench/anomaly/setup.sh).
+the task's seed; the UCI sets: numpy's RandomState(seed)); nothing is
+downloaded: breast cancer and digits are the files inside scikit-learn, the
+time series is a file inside the aeon wheel (installed, not imported, by
+bench/anomaly/setup.sh), and the seven UCI sets (ionosphere, pima, breastw,
+glass, vehicle, vowel, letter) are the CSV files in bench/anomaly/data/ (see
+its README.md, the "dev pool"). `--datasets` takes data set names, `dev`
+(the seven UCI sets) and `all` (all ten).
 """
 
 import argparse
@@ -39,6 +43,36 @@ DIGITS_FRACTIONS = (0.74, 0.12)  # train, calib; the rest of each digit is test
 # (the trainer needs >= 2 rows per column: 0.74 x 174 -> 129 >= 128 for 64 pixels; calibration
 # in `export --calibrate` needs >= 20 rows: 0.12 x 174 -> 21)
 BC_FRACTIONS = (0.60, 0.10)  # of the benign rows; every malignant row is test
+
+# The seven UCI sets in bench/anomaly/data/ (NAME.csv: numeric features, last column `label`,
+# 1 = anomaly): title, normal class, anomalies, source data set (R package mlbench).
+UCI_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+UCI = {
+    "ionosphere": ("Ionosphere radar returns", 'returns labelled "good"', 'returns labelled "bad"', "Ionosphere"),
+    "pima": ("Pima Indians diabetes", "diabetes test negative", "diabetes test positive", "PimaIndiansDiabetes"),
+    "breastw": (
+        "Wisconsin breast cancer (original, cytology)",
+        "benign",
+        "malignant",
+        "BreastCancer, without the rows with a missing value and the Id column",
+    ),
+    "glass": ("Glass identification", "glass types 1, 2, 3, 5 and 7", "type 6, tableware", "Glass"),
+    "vehicle": ("Vehicle silhouettes", "bus, opel and saab", "van", "Vehicle"),
+    "vowel": (
+        "Vowel recognition (Deterding)",
+        "ten of the eleven vowels",
+        'the vowel "hed"',
+        "Vowel, without the speaker column V1",
+    ),
+    "letter": (
+        "Letter recognition",
+        "letters A-E, every such row",
+        "other letters, a fixed random draw",
+        "LetterRecognition",
+    ),
+}
+UCI_FRACTIONS = (0.60, 0.20)  # of the normal rows; the rest of them and every anomaly are test
+DATASETS = ["breast_cancer", "ucr_internal_bleeding", "digits"] + list(UCI)
 
 
 def write_csv(path, x, names, labels=None):
@@ -134,6 +168,43 @@ def digits(out, seeds, normal_digits, manifest):
     )
 
 
+def uci(out, name, seeds, manifest):
+    path = os.path.join(UCI_DIR, f"{name}.csv")
+    with open(path) as f:
+        header = f.readline().strip().split(",")
+    assert header[-1] == "label", f"{path}: the last column must be `label`"
+    data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    x, y = data[:, :-1], data[:, -1].astype(int)
+    normal, anomalous = x[y == 0], x[y == 1]
+    # A column constant on every normal row is constant in every train.csv, which the trainer
+    # refuses; it is left out of every task of the set, for every method (ionosphere: V1 is 1 on
+    # every "good" return, V2 is 0 on every row).
+    keep = np.ptp(normal, axis=0) > 0
+    names = [n for n, k in zip(header[:-1], keep) if k]
+    dropped = [n for n, k in zip(header[:-1], keep) if not k]
+    normal, anomalous = normal[:, keep], anomalous[:, keep]
+    for s in seeds:
+        tr, ca, te = split_rows(len(normal), UCI_FRACTIONS, np.random.RandomState(s))
+        test_x = np.vstack([normal[te], anomalous])
+        test_y = np.r_[np.zeros(len(te)), np.ones(len(anomalous))]
+        meta = dict(dataset=name, group=name, seed=s)
+        write_task(out, f"{name}/s{s}", normal[tr], normal[ca], test_x, test_y, names, meta, manifest)
+    title, normal_text, anomaly_text, source = UCI[name]
+    manifest["datasets"][name] = dict(
+        title=title,
+        rows=int(len(x)),
+        dim=len(names),
+        normal=f"{normal_text} ({len(normal)})",
+        anomalies=f"{anomaly_text} ({len(anomalous)})",
+        split=f"normal rows shuffled per seed (numpy RandomState(seed).permutation): {UCI_FRACTIONS[0]:.0%} train, "
+        f"{UCI_FRACTIONS[1]:.0%} calib, the rest test; test also holds all {len(anomalous)} anomalies"
+        + (f"; left out, constant on every normal row: {', '.join(dropped)}" if dropped else ""),
+        source=f"bench/anomaly/data/{name}.csv (see its README.md): UCI data as shipped in the R package mlbench "
+        f"(Debian package r-cran-mlbench 2.1-3-1), data set {source}",
+        dropped_columns=dropped,
+    )
+
+
 def series_file():
     spec = importlib.util.find_spec("aeon")
     if spec is None or not spec.submodule_search_locations:
@@ -184,12 +255,21 @@ def main():
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     ap.add_argument("--digit-seeds", default=None, help="seeds of the digits tasks (default: --seeds)")
     ap.add_argument("--digits", default="0,1,2,3,4,5,6,7,8,9", help="normal digits")
-    ap.add_argument("--datasets", default="breast_cancer,ucr_internal_bleeding,digits")
+    ap.add_argument(
+        "--datasets",
+        default="breast_cancer,ucr_internal_bleeding,digits",
+        help=f"comma-separated, of {', '.join(DATASETS)}; dev = the seven UCI sets, all = all ten",
+    )
     a = ap.parse_args()
     seeds = [int(s) for s in a.seeds.split(",") if s]
     digit_seeds = [int(s) for s in a.digit_seeds.split(",") if s] if a.digit_seeds else seeds
     normal_digits = [int(d) for d in a.digits.split(",") if d]
-    wanted = a.datasets.split(",")
+    wanted = []
+    for w in a.datasets.split(","):
+        wanted += DATASETS if w == "all" else list(UCI) if w == "dev" else [w] if w else []
+    unknown = sorted(set(wanted) - set(DATASETS))
+    if unknown:
+        sys.exit(f"prepare.py: unknown data set {', '.join(unknown)} (known: {', '.join(DATASETS)}, dev, all)")
     os.makedirs(a.out, exist_ok=True)
     manifest = {"tasks": [], "datasets": {}}
     if "breast_cancer" in wanted:
@@ -198,6 +278,9 @@ def main():
         series(a.out, seeds, manifest)
     if "digits" in wanted:
         digits(a.out, digit_seeds, normal_digits, manifest)
+    for name in UCI:
+        if name in wanted:
+            uci(a.out, name, seeds, manifest)
     with open(os.path.join(a.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     for t in manifest["tasks"]:

@@ -40,6 +40,7 @@ CLASSICAL = [
     ("lof", "LOF (novelty)"),
     ("ocsvm", "one-class SVM"),
     ("gmm", "Gaussian mixture"),
+    ("knn", "kNN (5 neighbours)"),
 ]
 # Simple reference scores on the same standardised features.
 SIMPLE = [
@@ -52,11 +53,20 @@ PRECISIONS = ["f32", "fp16", "bf16", "int8"]
 ENERGY, RECON = "f32-energy", "f32"  # the goals' energy and reconstruction files
 INT8_ENERGY = "int8-energy"
 PRECISION_GOAL = 0.005  # max |AUROC change| of a reduced precision against f32, per task
-ORDER = ["breast_cancer", "ucr_internal_bleeding", "digits"]
+# The seven UCI sets of bench/anomaly/data/ (prepare.py --datasets dev).
+UCI = ["ionosphere", "pima", "breastw", "glass", "vehicle", "vowel", "letter"]
+ORDER = ["breast_cancer", "ucr_internal_bleeding", "digits"] + UCI
 SHORT = {
     "breast_cancer": "breast cancer (WDBC)",
     "ucr_internal_bleeding": "UCR #135 InternalBleeding16 (windows)",
     "digits": "digits 8x8 (one vs rest)",
+    "ionosphere": "ionosphere",
+    "pima": "Pima diabetes",
+    "breastw": "breast cancer (original, breastw)",
+    "glass": "glass (tableware)",
+    "vehicle": "vehicle (van)",
+    "vowel": "vowel (hed)",
+    "letter": "letter (A-E)",
 }
 
 
@@ -235,7 +245,7 @@ class Bench:
         with open(os.path.join(out, "manifest.json")) as f:
             self.manifest = json.load(f)
         tasks = self.manifest["tasks"]
-        # The baselines this run has (an older baselines.py wrote only the classical four).
+        # The baselines this run has (an older baselines.py wrote only the classical four, then no kNN).
         header = read_header(os.path.join(out, tasks[0]["dir"], "baselines", "scores.csv"))
         self.baselines = [(m, n) for m, n in BASELINES if m in header]
         self.classical = [(m, n) for m, n in CLASSICAL if m in header]
@@ -892,13 +902,16 @@ def main():
     w("- **Classical detectors and references** (`bench/anomaly/baselines.py`, scikit-learn, features "
       "standardised with the training rows' mean and std, standard settings fixed in advance, nothing tuned on "
       "test data): Isolation Forest (200 trees), Local Outlier Factor (novelty mode, 20 neighbours), one-class "
-      "SVM (RBF, γ = scale, ν = 0.1), Gaussian mixture (full covariances, 1–4 components chosen by BIC on the "
-      "training rows): score = minus each model's `score_samples`. References"
+      "SVM (RBF, γ = scale, ν = 0.1), Gaussian mixture (full covariances, reg_covar 10⁻³, 1–8 components chosen "
+      "by BIC on the training rows): score = minus each model's `score_samples`"
+      + ("; kNN = mean Euclidean distance to the 5 nearest training rows" if "knn" in dict(bench.classical) else "")
+      + ". References"
       + (" (not in this run's baseline files)" if len(bench.baselines) < len(BASELINES) else "")
       + ": distance from mean = Euclidean distance from the training mean in standardised units; Mahalanobis "
       "(Ledoit-Wolf) = squared Mahalanobis distance from the training mean with the training rows' covariance "
       "estimated with Ledoit-Wolf shrinkage (`sklearn.covariance.LedoitWolf`; invertible even where a digit "
-      "has about 130 training rows in 64 dimensions). \"Best classical\" is the best of the four detectors.")
+      f"has about 130 training rows in 64 dimensions). \"Best classical\" is the best of the "
+      f"{len(bench.classical)} detectors.")
     fit_args = os.path.join(a.out, first[ds[0]]["dir"], "run", "fit-args")
     if os.path.exists(fit_args):
         with open(fit_args) as f:
@@ -935,9 +948,11 @@ def main():
     # ---- sources
     w("## Data sources, attribution and licences")
     w("")
+    uci = [d for d in ds if d in UCI]
     w("Nothing is downloaded at run time: the files ship inside the pinned PyPI packages that "
       "`bench/anomaly/setup.sh` installs (`bench/anomaly/requirements.txt`, plus `aeon==1.6.0` without "
-      "its dependencies, for one data file).")
+      "its dependencies, for one data file)"
+      + (", and the UCI sets are CSV files in the repository (`bench/anomaly/data/`)." if uci else "."))
     w("")
     w("- **Breast cancer Wisconsin (diagnostic)**: W. H. Wolberg, W. N. Street, O. L. Mangasarian, "
       "University of Wisconsin (1995), UCI Machine Learning Repository, doi:10.24432/C5DW2B, licence "
@@ -956,6 +971,10 @@ def main():
       "`aeon.datasets.load_kdd_tsad_135` loader reads; the benchmark reads the file directly). We found no "
       "licence statement of the archive itself; the file is redistributed inside aeon's BSD-3-Clause "
       "package, and the references above are the attribution its authors ask for.")
+    if uci:
+        w(f"- **UCI sets** ({join_words(uci)}): UCI Machine Learning Repository data as shipped in the R package "
+          "mlbench (Debian package `r-cran-mlbench` 2.1-3-1), converted to CSV with one class (or one rare class) "
+          "as the anomaly; `bench/anomaly/data/README.md` gives each conversion.")
     w("")
     w("**Caveat on (b):** one labelled event per series is the archive's design; the window AUROC then "
       "measures how the windows that cover that one event rank among about three thousand normal windows, "
