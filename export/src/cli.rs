@@ -262,8 +262,8 @@ fn convert(cli: ConvertCli) -> Result<()> {
         None => report::default_probe(&runtime_model(reference)?, 512, 0)
             .context("cannot sample the f32 model for the probe")?,
     };
-    let rows = report::measure(reference, &files, &probe, report::Settings::default())
-        .context("accuracy report failed")?;
+    let rows =
+        report::measure(reference, &files, &probe, report::Settings::default()).context("accuracy report failed")?;
     println!("accuracy against f32 on {}:", probe.source);
     print!("{}", report::table(&rows, precision));
     if let Some(path) = &cli.report {
@@ -560,7 +560,8 @@ fn inspect_json(
     let mut tensors: Vec<(String, safetensors::tensor::TensorInfo)> =
         header.tensors().into_iter().map(|(k, v)| (k, v.clone())).collect();
     tensors.sort_by_key(|(_, t)| t.data_offsets.0);
-    let (energy, generator, base) = (network_macs(header, "energy."), network_macs(header, "generator."), base_macs(model));
+    let (energy, generator, base) =
+        (network_macs(header, "energy."), network_macs(header, "generator."), base_macs(model));
     let json = serde_json::json!({
         "file": path.display().to_string(),
         "bytes": bytes.len(),

@@ -7,9 +7,9 @@ use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 
 use crate::calibrate::Calibration;
+use crate::fold::{fold_net, FoldError, Layer};
 use ddaebm_host::checkpoint::{f32_le_bytes, Checkpoint, ScheduleKind};
 use ddaebm_host::contract::InputContract;
-use crate::fold::{fold_net, FoldError, Layer};
 use ddaebm_runtime::ScoreKind;
 
 /// The model file format version written here: the runtime's.
@@ -155,7 +155,10 @@ impl DeployModel {
                 ("beta_max".into(), s.beta_max.to_string()),
                 ("dataset".into(), m.dataset.clone()),
                 ("iters".into(), m.iteration.to_string()),
-            ],
+            ]
+            .into_iter()
+            .chain(m.selection.as_ref().map(|s| ("selection".into(), s.describe())))
+            .collect(),
             calibration: None,
             a_bar: s.a_bar.iter().skip(1).copied().collect(),
             sigma_bar: s.sigma_bar.iter().skip(1).copied().collect(),

@@ -22,8 +22,8 @@
 
 use ddaebm_runtime::{Model, Rng};
 
-use ddaebm_host::detection::auroc;
 use crate::model_file::Precision;
+use ddaebm_host::detection::auroc;
 
 /// A probe set in raw units, optionally labelled (true = anomaly).
 #[derive(Debug, Clone)]

@@ -178,6 +178,44 @@ pub struct CheckpointMeta {
     /// into the model file. Absent in checkpoints written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<crate::contract::InputContract>,
+    /// What the trainer chose on its held-out normal rows ([`Selection`]),
+    /// when it chose: the energy's tensors and `energy_base` are then the
+    /// chosen ones. Absent in checkpoints written before it existed and in
+    /// runs without selection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
+}
+
+/// The energy a run chose on normal rows it set aside (never trained on):
+/// the training iteration whose energy network had the highest held-out
+/// log-likelihood, and the scale s ∈ [0, 1] of its residual (s = 0: the
+/// Gaussian base alone). docs/training.md, "Settings chosen on held-out
+/// normal rows".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Selection {
+    /// Rows (or windows) set aside for the choice.
+    pub rows: usize,
+    /// The training iteration whose energy network was kept.
+    pub iteration: u64,
+    /// The scale s of the residual (the bound becomes s · B).
+    pub scale: f64,
+    /// The held-out log-likelihood of the chosen energy over the Gaussian
+    /// base alone, in nats per row (≥ 0: the base itself is a candidate).
+    pub gain: f64,
+}
+
+impl Selection {
+    /// One line for people and for the model file's metadata.
+    pub fn describe(&self) -> String {
+        if self.scale == 0.0 {
+            format!("the Gaussian base alone (no residual beat it on {} held-out normal rows)", self.rows)
+        } else {
+            format!(
+                "iteration {}, residual scale {} (+{:.3} nats per row over the Gaussian base on {} held-out normal rows)",
+                self.iteration, self.scale, self.gain, self.rows
+            )
+        }
+    }
 }
 
 /// Checkpoint tensor `[D, D]`: row k is the base's eigenvector v_k.
@@ -250,11 +288,7 @@ impl Checkpoint {
         let get = |name: &str, shape: Vec<usize>| -> Result<Vec<f64>, TensorError> {
             let t = self.tensors.get(name).ok_or_else(|| TensorError::Missing(name.into()))?;
             if t.shape != shape {
-                return Err(TensorError::Shape {
-                    name: name.into(),
-                    expected: shape,
-                    found: t.shape.clone(),
-                });
+                return Err(TensorError::Shape { name: name.into(), expected: shape, found: t.shape.clone() });
             }
             Ok(t.data.iter().map(|&v| v as f64).collect())
         };

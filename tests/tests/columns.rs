@@ -75,7 +75,10 @@ fn chosen_columns_reach_the_model_file_and_scoring_matches_them_by_name() {
     );
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        err.contains("data: plant.csv: 120 rows x 5 columns, using 2 columns (holdout 0, training on 120 rows)"),
+        err.contains(
+            "data: plant.csv: 120 rows x 5 columns, using 2 columns (holdout 0, training on 96 rows, 24 set aside to \
+             choose the energy)"
+        ),
         "{err}"
     );
     assert!(err.contains("data: dropped 1 column constant on every row (--drop-constant): site (= 7)"), "{err}");

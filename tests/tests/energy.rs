@@ -8,9 +8,9 @@
 
 use std::fmt::Write;
 
+use ddaebm_export::model_file::{DeployModel, Precision};
 use ddaebm_host::checkpoint::Checkpoint;
 use ddaebm_host::detection::auroc;
-use ddaebm_export::model_file::{DeployModel, Precision};
 use ddaebm_runtime::{Model, Rng};
 use ddaebm_trainer::fit::{self, FitConfig, RunOptions};
 

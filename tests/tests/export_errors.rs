@@ -3,9 +3,9 @@
 
 use std::sync::Mutex;
 
-use ddaebm_host::checkpoint::{Checkpoint, CheckpointError};
 use ddaebm_export::fold::FoldError;
 use ddaebm_export::model_file::DeployModel;
+use ddaebm_host::checkpoint::{Checkpoint, CheckpointError};
 use ddaebm_trainer::fit::{self, FitConfig, RunOptions};
 
 static TORCH: Mutex<()> = Mutex::new(());

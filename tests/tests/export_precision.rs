@@ -9,9 +9,9 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use ddaebm_e2e::export;
 use ddaebm_export::calibrate::quantile;
 use ddaebm_host::detection::auroc;
-use ddaebm_e2e::export;
 use ddaebm_runtime::{Model, Rng};
 use ddaebm_trainer::fit::{self, FitConfig, RunOptions};
 
@@ -123,8 +123,7 @@ fn every_precision_with_calibration_report_and_scoring() {
         let per_row = d.join(format!("scores-{name}.csv"));
         let m = s(&model_path);
         let t = s(&d.join("test.csv"));
-        export(&["score", &m, &t, "--label-column", "label", "--json", &s(&summary), "-o", &s(&per_row)])
-            .unwrap();
+        export(&["score", &m, &t, "--label-column", "label", "--json", &s(&summary), "-o", &s(&per_row)]).unwrap();
         let sm = json(&summary);
         let test_scores: Vec<f64> =
             test.iter().map(|(x, _)| f64::from(model.anomaly_score(x, &mut scratch).unwrap())).collect();
@@ -149,8 +148,7 @@ fn every_precision_with_calibration_report_and_scoring() {
     // and the calibration; far-off readings reconstruct badly.
     let rec = d.join("model-rec.safetensors");
     let c = s(&d.join("calib.csv"));
-    export(&[&ckpt, "--score", "reconstruction", "--draws", "4", "--calibrate", &c, "-o", &s(&rec)])
-        .unwrap();
+    export(&[&ckpt, "--score", "reconstruction", "--draws", "4", "--calibrate", &c, "-o", &s(&rec)]).unwrap();
     let bytes = std::fs::read(&rec).unwrap();
     let model = Model::from_bytes(&bytes).unwrap();
     assert_eq!(model.score_kind(), ddaebm_runtime::ScoreKind::Reconstruction);
@@ -198,7 +196,6 @@ fn every_precision_with_calibration_report_and_scoring() {
     let err = export(&[&ckpt, "--calibrate", &s(&d.join("nan.csv"))]).unwrap_err();
     assert!(err.contains("line 3"), "{err}");
     // Scoring without the label column that was asked for.
-    let err =
-        export(&["score", &s(&refused), &s(&d.join("calib.csv")), "--label-column", "label"]).unwrap_err();
+    let err = export(&["score", &s(&refused), &s(&d.join("calib.csv")), "--label-column", "label"]).unwrap_err();
     assert!(err.contains("no column called `label`"), "{err}");
 }

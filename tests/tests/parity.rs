@@ -12,8 +12,8 @@
 
 use std::sync::Mutex;
 
-use ddaebm_host::checkpoint::Checkpoint;
 use ddaebm_export::model_file::{DeployModel, Precision};
+use ddaebm_host::checkpoint::Checkpoint;
 use ddaebm_runtime::{Model, Rng};
 use ddaebm_trainer::fit::{self, FitConfig, RunOptions};
 use ddaebm_trainer::model::Ddaebm;

@@ -8,8 +8,8 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use ddaebm_host::checkpoint::Checkpoint;
 use ddaebm_export::model_file::{DeployModel, Precision};
+use ddaebm_host::checkpoint::Checkpoint;
 use ddaebm_runtime::Model;
 use ddaebm_trainer::data::Toy;
 use ddaebm_trainer::fit::{self, FitConfig, RunOptions};
@@ -109,4 +109,47 @@ fn same_seed_same_checkpoint_bytes_and_resume_is_exact() {
     // Stopping at or before the checkpoint's iteration is an error, not a silent no-op.
     let again = RunOptions { stop_at: Some(30), ..opts(y.path()) };
     assert!(fit::fit(constant(40), Some(y.path()), &again).unwrap_err().to_string().contains("--stop-at 30"));
+}
+
+#[test]
+fn user_data_run_chooses_its_energy_on_rows_set_aside_and_resumes_exactly() {
+    let _g = TORCH.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    // Two clusters in 3 columns.
+    let mut csv = String::from("a,b,c\n");
+    for i in 0..200 {
+        let (c, j) = (if i % 2 == 0 { 3.0 } else { -3.0 }, i as f64);
+        csv += &format!("{},{},{}\n", c + (j * 0.37).sin(), (j * 0.71).cos(), c * 0.5 + (j * 1.3).sin() * 0.2);
+    }
+    let data = dir.path().join("two.csv");
+    std::fs::write(&data, csv).unwrap();
+    let config = FitConfig {
+        data: Some(data.display().to_string()),
+        select: FitConfig::select_for(true),
+        trunk: vec![32, 32],
+        ..short(40, 3)
+    };
+    let (a, r) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let whole = fit::fit(config.clone(), None, &opts(a.path())).unwrap();
+    let sel = whole.selection.clone().expect("a --data run chooses its energy");
+    assert_eq!(sel.rows, 40, "20 % of 200 rows set aside");
+    assert!(sel.gain >= 0.0 && (0.0..=1.0).contains(&sel.scale));
+    let ckpt = Checkpoint::load(&whole.checkpoint).unwrap();
+    assert_eq!(ckpt.meta.selection.as_ref(), Some(&sel));
+    assert!(ckpt.tensors.keys().any(|k| k.starts_with("live.energy.")), "the live network is kept for --resume");
+    assert!(ckpt.tensors.keys().any(|k| k.starts_with("select.best.energy.")));
+    let log = std::fs::read_to_string(a.path().join("select.csv")).unwrap();
+    assert_eq!(log.lines().count(), 1 + 1, "one evaluation (every 50 iterations, and at the end):\n{log}");
+    // The model file records the choice.
+    let file = DeployModel::from_checkpoint(&ckpt).unwrap().to_bytes(Precision::F32);
+    Model::from_bytes(&file).unwrap();
+    let header = String::from_utf8_lossy(&file[..file.len().min(16_384)]).into_owned();
+    assert!(header.contains("\"selection\"") && header.contains(&sel.describe()), "{header}");
+
+    // Interrupted and resumed: the same bytes, choice included.
+    let stopped = RunOptions { stop_at: Some(20), ..opts(r.path()) };
+    fit::fit(config.clone(), None, &stopped).unwrap();
+    let resumed = fit::fit(config, Some(r.path()), &opts(r.path())).unwrap();
+    let bytes = |p: &Path| std::fs::read(p).unwrap();
+    assert!(bytes(&whole.checkpoint) == bytes(&resumed.checkpoint), "resumed run differs from the uninterrupted one");
 }

@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 
@@ -208,6 +209,9 @@ pub enum Source {
     Table(TableSource),
 }
 
+/// The fewest rows [`Source::set_aside`] sets aside or leaves to train on.
+pub const MIN_SELECT_ROWS: usize = 10;
+
 /// The user's data, split and standardised.
 #[derive(Debug, Clone)]
 pub struct TableSource {
@@ -219,6 +223,9 @@ pub struct TableSource {
     pub train: Vec<f32>,
     /// Held-out rows, standardised, row-major (may be empty).
     pub holdout: Vec<f32>,
+    /// Training rows set aside for choosing the energy (never trained on;
+    /// `Source::set_aside`), standardised, row-major (may be empty).
+    pub select: Vec<f32>,
     /// The standardisation learned on the training rows.
     pub standardiser: ddaebm_host::table::Standardiser,
     /// Rows and columns of the file, before windowing.
@@ -264,12 +271,52 @@ impl Source {
             dim: table.dim,
             train: tr,
             holdout: ho,
+            select: Vec::new(),
             standardiser,
             file_shape,
             window,
             columns,
             dropped,
         }))
+    }
+
+    /// Moves `fraction` of the training rows into [`TableSource::select`]
+    /// (for choosing the energy on normal rows the networks never see) and
+    /// returns how many; the standardisation stays that of all training
+    /// rows. Plain rows are drawn at random (seeded); windows of a series
+    /// are the last windows, as one block, because neighbouring windows
+    /// share all but one row. Sets aside nothing for built-in sets, for a
+    /// `fraction` of 0, or when fewer than 10 rows would be set aside or
+    /// fewer than 10 would be left to train on.
+    pub fn set_aside(&mut self, fraction: f64, seed: u64) -> usize {
+        let Source::Table(t) = self else { return 0 };
+        let rows = t.train.len() / t.dim;
+        let n = (rows as f64 * fraction).round() as usize;
+        if !(fraction > 0.0) || n < MIN_SELECT_ROWS || rows - n < MIN_SELECT_ROWS {
+            return 0;
+        }
+        let order: Vec<usize> = if t.window.is_some() {
+            (0..rows).collect()
+        } else {
+            let mut idx: Vec<usize> = (0..rows).collect();
+            idx.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+            idx
+        };
+        let (keep, aside) = order.split_at(rows - n);
+        let pick = |ids: &[usize]| -> Vec<f32> {
+            ids.iter().flat_map(|&i| t.train[i * t.dim..(i + 1) * t.dim].iter().copied()).collect()
+        };
+        t.select = pick(aside);
+        t.train = pick(keep);
+        n
+    }
+
+    /// The rows set aside by [`Source::set_aside`], in model units.
+    pub fn select_rows(&self) -> &[f32] {
+        match self {
+            Source::Toy(_) => &[],
+            Source::Table(t) => &t.select,
+        }
     }
 
     /// Lines to print before training: the columns left out (one line per
@@ -348,14 +395,22 @@ impl Source {
                 let (train, held) = (t.train.len() / t.dim, t.holdout.len() / t.dim);
                 let file = Path::new(&t.path).file_name().map_or(t.path.clone(), |f| f.to_string_lossy().into_owned());
                 let windows = match t.window {
-                    Some(len) => format!(" -> {} windows of {len} rows ({} values each)", train + held, t.dim),
+                    Some(len) => format!(
+                        " -> {} windows of {len} rows ({} values each)",
+                        train + held + t.select.len() / t.dim,
+                        t.dim
+                    ),
                     None => String::new(),
                 };
                 let unit = if t.window.is_some() { "windows" } else { "rows" };
                 let used =
                     if t.columns.len() == cols { String::new() } else { format!(", using {}", count(t.columns.len())) };
+                let aside = match t.select.len() / t.dim {
+                    0 => String::new(),
+                    n => format!(", {n} set aside to choose the energy"),
+                };
                 format!(
-                    "{file}: {rows} rows x {cols} columns{used}{windows} (holdout {held}, training on {train} {unit})"
+                    "{file}: {rows} rows x {cols} columns{used}{windows} (holdout {held}, training on {train} {unit}{aside})"
                 )
             }
         }

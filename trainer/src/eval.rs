@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::data::{Source, Toy};
-use crate::sampling::{mix_seed, sample};
 use crate::metrics;
 use crate::model::Ddaebm;
 use crate::plots;
+use crate::sampling::{mix_seed, sample};
 
 /// True differential entropy of 25gaussians (nats), the floor of any model's NLL.
 /// Each point is a uniform pick of 25 well-separated N(c, σ² I) with

@@ -14,7 +14,8 @@ use std::time::Instant;
 
 use ddaebm_host::base::GaussianBase;
 use ddaebm_host::checkpoint::{
-    Arch, BaseMeta, Checkpoint, CheckpointError, CheckpointMeta, HostTensor, ScheduleKind, BASE_BASIS, BASE_VARIANCE, FORMAT, VERSION,
+    Arch, BaseMeta, Checkpoint, CheckpointError, CheckpointMeta, HostTensor, ScheduleKind, BASE_BASIS, BASE_VARIANCE,
+    FORMAT, VERSION,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -28,6 +29,7 @@ use crate::eval::{self, EvalSizes};
 use crate::losses::{energy_loss, generator_loss, Batch};
 use crate::model::{Ddaebm, Ema, RestoreError};
 use crate::sampling::{mix_seed, sample};
+use crate::select::{self, Selector};
 
 /// The whole training configuration (stored in every checkpoint).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,6 +125,12 @@ pub struct FitConfig {
     /// the energy loss (`losses::energy_loss`; 0: off).
     #[serde(default)]
     pub nce_weight: f64,
+    /// Fraction of the user's training rows set aside to choose the energy
+    /// (the training iteration and the residual's scale, `select`): 0.2
+    /// with `--data`, 0 (off) for the built-in sets and in checkpoints
+    /// written before it existed.
+    #[serde(default)]
+    pub select: f64,
 }
 
 fn default_residual_bound() -> f64 {
@@ -175,6 +183,7 @@ impl Default for FitConfig {
             energy_base: true,
             residual_bound: default_residual_bound(),
             nce_weight: 1.0,
+            select: 0.0,
         }
     }
 }
@@ -192,17 +201,36 @@ fn lr_min() -> f64 {
 }
 
 impl FitConfig {
-    /// The default bound B of the energy's residual: 2 for the user's data
-    /// (a finite table, which the noise-contrastive term can overfit: on
-    /// scikit-learn's wine data B = 2 scored anomalies at mean AUROC 0.972
-    /// against 0.924 for B = 8, 6 runs), 8 for the built-in sets, drawn fresh every
-    /// batch (25gaussians energy NLL after 5,000 iterations: 0.45 nats at
-    /// B = 8, 1.14 at B = 2). docs/training.md, departure 9.
-    pub fn residual_bound_for(user_data: bool) -> f64 {
+    /// The default bound B of the energy's residual: 8, for the user's data
+    /// as for the built-in sets. With `--data` the run then chooses on
+    /// held-out normal rows how much of it to use (`select`, s · B with
+    /// s ∈ [0, 1]): a fixed B = 2, the default before that choice existed,
+    /// held multimodal tables back (docs/training.md, departure 9).
+    pub fn residual_bound_for(_user_data: bool) -> f64 {
+        default_residual_bound()
+    }
+
+    /// The default weight of the noise-contrastive term: 4 with `--data`
+    /// (the held-out choice needs a residual close to log p/q, which this
+    /// term alone learns), 1 for the built-in sets (docs/training.md,
+    /// departure 9, and "Settings chosen on held-out normal rows").
+    pub fn nce_weight_for(user_data: bool) -> f64 {
         if user_data {
-            2.0
+            4.0
         } else {
-            default_residual_bound()
+            1.0
+        }
+    }
+
+    /// The default fraction of training rows set aside to choose the
+    /// energy: 0.2 of the user's rows (docs/training.md, "Settings chosen on
+    /// held-out normal rows"); none for the built-in sets, which are drawn
+    /// fresh every batch.
+    pub fn select_for(user_data: bool) -> f64 {
+        if user_data {
+            0.2
+        } else {
+            0.0
         }
     }
 
@@ -220,7 +248,10 @@ impl FitConfig {
     pub fn source(&self) -> Result<Source> {
         Ok(match &self.data {
             Some(path) => {
-                Source::from_file(Path::new(path), &self.column_choice(), self.window, self.holdout, self.seed)?
+                let mut s =
+                    Source::from_file(Path::new(path), &self.column_choice(), self.window, self.holdout, self.seed)?;
+                s.set_aside(self.select, mix_seed(self.seed, SELECT_STREAM));
+                s
             }
             None => Source::Toy(self.dataset.parse::<Toy>()?),
         })
@@ -263,6 +294,9 @@ pub struct TrainState {
     pub adam_generator_step: u64,
     /// Libtorch thread count used (results are reproducible for the same count).
     pub threads: usize,
+    /// The best energy so far on the rows set aside (`select`).
+    #[serde(default)]
+    pub selection: Option<select::Best>,
 }
 
 /// Where and how to run.
@@ -403,10 +437,16 @@ pub struct FitReport {
     pub loss_energy: f64,
     /// Last generator loss.
     pub loss_generator: f64,
+    /// The energy chosen on the rows set aside, when the run chose one.
+    pub selection: Option<ddaebm_host::checkpoint::Selection>,
 }
 
 /// Seed stream of the rows the base measure is fitted to (built-in sets only).
 const BASE_STREAM: u64 = u64::MAX - 1;
+/// Seed stream of the rows set aside to choose the energy.
+const SELECT_STREAM: u64 = u64::MAX - 2;
+/// Seed stream of the base draws that choose the energy.
+const SELECT_NOISE_STREAM: u64 = u64::MAX - 3;
 
 /// The checkpoint file inside a run folder.
 pub fn checkpoint_path(out: &Path) -> PathBuf {
@@ -436,10 +476,9 @@ pub fn parse_device(s: &str) -> Result<Device> {
 /// checkpoint except `iters`).
 pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Result<FitReport> {
     tch::set_num_threads(opts.threads as i32);
-    std::fs::create_dir_all(&opts.out)
-        .map_err(|source| FitError::CreateFolder { path: opts.out.clone(), source })?;
+    std::fs::create_dir_all(&opts.out).map_err(|source| FitError::CreateFolder { path: opts.out.clone(), source })?;
 
-    let (config, mut model, mut opt_e, mut opt_g, mut ema, start) = match resume {
+    let (config, mut model, mut opt_e, mut opt_g, mut ema, start, resumed) = match resume {
         None => {
             let schedule = compute_schedule(config.schedule, config.beta_min, config.beta_max, config.steps)?;
             let source = config.source()?;
@@ -451,7 +490,7 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
             }
             let (e, g) = optimisers(&model, &config);
             let ema = (config.ema_decay > 0.0).then(|| Ema::new(&model));
-            (config, model, e, g, ema, 0)
+            (config, model, e, g, ema, 0, None)
         }
         Some(dir) => {
             let path = checkpoint_path(dir);
@@ -483,7 +522,8 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
                     opts.threads, state.threads
                 );
             }
-            let model = Ddaebm::from_checkpoint_live(&ckpt, opts.device)?;
+            let mut model = Ddaebm::from_checkpoint_live(&ckpt, opts.device)?;
+            select::restore_live(&mut model, &ckpt, cfg.residual_bound)?;
             let (mut e, mut g) = optimisers(&model, &cfg);
             e.load_state("adam.energy", &ckpt.tensors, state.adam_energy_step)?;
             g.load_state("adam.generator", &ckpt.tensors, state.adam_generator_step)?;
@@ -491,7 +531,8 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
             if let Some(ema) = &mut ema {
                 ema.load_state(&ckpt.tensors)?;
             }
-            (cfg, model, e, g, ema, ckpt.meta.iteration)
+            let at = ckpt.meta.iteration;
+            (cfg, model, e, g, ema, at, Some((state.selection, ckpt.tensors)))
         }
     };
     let source = config.source()?;
@@ -507,8 +548,17 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
         None => config.iters,
     };
 
+    let mut selector = Selector::new(&model, source.select_rows(), mix_seed(config.seed, SELECT_NOISE_STREAM));
+    if let (Some(sel), Some((best, tensors))) = (selector.as_mut(), &resumed) {
+        sel.restore(*best, tensors, opts.device)?;
+    }
+    let select_every = (config.iters / select::EVALUATIONS).max(50);
     if start == 0 {
         let _ = std::fs::remove_file(opts.out.join("metrics.csv"));
+    }
+    let select_log = opts.out.join("select.csv");
+    if selector.is_some() {
+        select::start_log(&select_log, start)?;
     }
     let log_path = opts.out.join("log.csv");
     let mut log = open_log(&log_path, start)?;
@@ -519,7 +569,8 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
         if opts.stop.as_ref().is_some_and(|stop| stop.load(Ordering::SeqCst)) {
             // Everything before `iter` is done: save it as a periodic checkpoint would.
             bar.abandon();
-            let checkpoint = save(&model, &source, &config, &opt_e, &opt_g, ema.as_ref(), iter, opts)?;
+            let checkpoint =
+                save(&model, &source, &config, &opt_e, &opt_g, ema.as_ref(), selector.as_ref(), iter, opts)?;
             log.flush()?;
             return Err(Interrupted { iteration: iter, iters: config.iters, checkpoint, out: opts.out.clone() }.into());
         }
@@ -582,8 +633,14 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
             bar.set_message(format!("L_E {e_val:+.3}  L_G {g_val:+.3}  E_F {:+.3}  rec {:+.3}", lg.e_f, lg.rec));
         }
         bar.inc(1);
+        if let Some(sel) = selector.as_mut() {
+            if done % select_every == 0 || done == config.iters {
+                let gains = sel.observe(&model, done);
+                select::append_log(&select_log, done, &gains)?;
+            }
+        }
         if config.checkpoint_every > 0 && done % config.checkpoint_every == 0 && done != end {
-            save(&model, &source, &config, &opt_e, &opt_g, ema.as_ref(), done, opts)?;
+            save(&model, &source, &config, &opt_e, &opt_g, ema.as_ref(), selector.as_ref(), done, opts)?;
             log.flush()?;
         }
         if config.eval_every > 0 && done % config.eval_every == 0 && done != end {
@@ -593,7 +650,7 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
     }
     let elapsed = t0.elapsed().as_secs_f64();
     bar.finish();
-    let checkpoint = save(&model, &source, &config, &opt_e, &opt_g, ema.as_ref(), end, opts)?;
+    let checkpoint = save(&model, &source, &config, &opt_e, &opt_g, ema.as_ref(), selector.as_ref(), end, opts)?;
     log.flush()?;
     evaluate_and_plot(&model, ema.as_mut(), &source, &config, end, opts)?;
     Ok(FitReport {
@@ -602,6 +659,7 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
         iters_per_sec: (end - start) as f64 / elapsed,
         loss_energy: last_e,
         loss_generator: last_g,
+        selection: selector.as_ref().and_then(Selector::selection),
     })
 }
 
@@ -622,13 +680,15 @@ fn optimisers(model: &Ddaebm, c: &FitConfig) -> (Adam, Adam) {
 fn open_log(path: &Path, start: u64) -> Result<std::io::BufWriter<std::fs::File>> {
     const HEADER: &str = "iteration,loss_energy,f_real,f_fake,r1,loss_generator,e_f,l_lat,l_rec,l_kl,iters_per_sec";
     let file = if start == 0 {
-        let mut f = std::fs::File::create(path).map_err(|source| FitError::Write { path: path.to_path_buf(), source })?;
+        let mut f =
+            std::fs::File::create(path).map_err(|source| FitError::Write { path: path.to_path_buf(), source })?;
         writeln!(f, "{HEADER}")?;
         f
     } else {
         // Resume: drop rows past the checkpoint (written after it by the interrupted run).
         let old = std::fs::read_to_string(path).unwrap_or_default();
-        let mut f = std::fs::File::create(path).map_err(|source| FitError::Write { path: path.to_path_buf(), source })?;
+        let mut f =
+            std::fs::File::create(path).map_err(|source| FitError::Write { path: path.to_path_buf(), source })?;
         writeln!(f, "{HEADER}")?;
         for line in old.lines().skip(1) {
             match line.split(',').next().and_then(|s| s.parse::<u64>().ok()) {
@@ -666,10 +726,12 @@ pub fn save(
     opt_e: &Adam,
     opt_g: &Adam,
     ema: Option<&Ema>,
+    selector: Option<&Selector>,
     iteration: u64,
     opts: &RunOptions,
 ) -> Result<PathBuf> {
     let mut tensors = model.to_host();
+    let chosen = selector.and_then(|s| s.best.map(|b| (s, b)));
     // Never replace a good checkpoint with a broken one.
     if let Some((name, _)) = tensors.iter().find(|(_, t)| t.data.iter().any(|v| !v.is_finite())) {
         bail!(
@@ -683,17 +745,32 @@ pub fn save(
     if let Some(ema) = ema {
         tensors.extend(ema.state());
     }
+    if let Some((sel, _)) = chosen {
+        // energy.* is what export deploys: the chosen network, scaled;
+        // live.energy.* what a resumed run trains on.
+        for (name, t) in sel.deployed_tensors() {
+            if let Some(live) = tensors.insert(name.clone(), t) {
+                tensors.insert(format!("{}{name}", select::LIVE_PREFIX), live);
+            }
+        }
+        tensors.extend(sel.best_tensors());
+    }
     let energy_base = model.base.as_ref().map(|b| {
         let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
         tensors.insert(BASE_BASIS.into(), HostTensor { shape: vec![b.dim, b.dim], data: f32s(&b.basis) });
         tensors.insert(BASE_VARIANCE.into(), HostTensor { shape: vec![b.dim], data: f32s(&b.variance) });
-        BaseMeta { residual_bound: b.residual_bound, shrinkage: b.shrinkage }
+        let residual_bound = match chosen {
+            Some((_, best)) if best.scale > 0.0 => best.scale * b.residual_bound,
+            _ => b.residual_bound,
+        };
+        BaseMeta { residual_bound, shrinkage: b.shrinkage }
     });
     let state = TrainState {
         config: config.clone(),
         adam_energy_step: opt_e.step,
         adam_generator_step: opt_g.step,
         threads: opts.threads,
+        selection: chosen.map(|(_, b)| b),
     };
     let meta = CheckpointMeta {
         format: FORMAT.into(),
@@ -706,6 +783,7 @@ pub fn save(
         train: serde_json::to_value(state)?,
         energy_base,
         input: Some(source.input_contract()),
+        selection: selector.and_then(Selector::selection),
     };
     let path = checkpoint_path(&opts.out);
     Checkpoint { meta, tensors }.save(&path)?;

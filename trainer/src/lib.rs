@@ -17,3 +17,4 @@ pub mod model;
 pub mod nets;
 pub mod plots;
 pub mod sampling;
+pub mod select;

@@ -140,12 +140,18 @@ struct FitArgs {
     /// Train f without the Gaussian base measure (ALGORITHM.md as written; its −f(x, 0) ranks real anomalies backwards, docs/training.md departure 9).
     #[arg(long)]
     no_energy_base: bool,
-    /// Bound B of the network's part of f when f has a base measure: it stays in (−B, B). Default: 2 with --data (a finite table: a larger B overfits small sets), 8 for the built-in sets (docs/training.md, departure 9).
+    /// Bound B of the network's part of f when f has a base measure: it stays in (−B, B). Default 8; with --data the run chooses on held-out normal rows how much of it to use (--select; docs/training.md, departure 9).
     #[arg(long, allow_negative_numbers = true)]
     residual_bound: Option<f64>,
-    /// Weight of the noise-contrastive term against the base measure in the energy loss (0: off).
-    #[arg(long, default_value_t = FitConfig::default().nce_weight, allow_negative_numbers = true)]
-    nce_weight: f64,
+    /// With --data: fraction of the training rows set aside (never trained on) to choose the energy by its held-out
+    /// log-likelihood: the training iteration kept and how much of the learned residual is used (none: the Gaussian
+    /// base alone). Default 0.2; 0 turns the choice off (docs/training.md, "Settings chosen on held-out normal rows").
+    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
+    select: Option<f64>,
+    /// Weight of the noise-contrastive term against the base measure in the energy loss (0: off). Default: 4 with
+    /// --data, 1 for the built-in sets.
+    #[arg(long, allow_negative_numbers = true)]
+    nce_weight: Option<f64>,
     /// Keep an exponential moving average of the generator with this decay (e.g. 0.999; 0 = off); sampling, evaluation and export use it.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     ema: f64,
@@ -236,7 +242,8 @@ fn fit_config(a: &FitArgs) -> Result<FitConfig> {
         lazy_reg: a.lazy_reg.max(1),
         energy_base: !a.no_energy_base,
         residual_bound: a.residual_bound.unwrap_or(FitConfig::residual_bound_for(a.data.is_some())),
-        nce_weight: a.nce_weight,
+        nce_weight: a.nce_weight.unwrap_or(FitConfig::nce_weight_for(a.data.is_some())),
+        select: a.select.unwrap_or(FitConfig::select_for(a.data.is_some())),
         ema_decay: a.ema,
         cosine_lr: a.cosine_lr || !a.constant_lr,
         lr_min: a.lr_min,
@@ -292,6 +299,9 @@ fn fit_config(a: &FitArgs) -> Result<FitConfig> {
     if !(0.0..1.0).contains(&config.holdout) {
         anyhow::bail!("--holdout must be in [0, 1), got {}", config.holdout);
     }
+    if !(0.0..=0.5).contains(&config.select) {
+        anyhow::bail!("--select must be in [0, 0.5] (0 turns the choice off), got {}", config.select);
+    }
     Ok(config)
 }
 
@@ -338,7 +348,7 @@ fn warn_ignored(a: &FitArgs, given: &[String]) {
             eprintln!("warning: --dataset is ignored with --data (the run trains on {})", data.display());
         }
     } else {
-        for id in ["window", "holdout", "columns", "drop_columns", "drop_constant", "label_column"] {
+        for id in ["window", "holdout", "select", "columns", "drop_columns", "drop_constant", "label_column"] {
             if has(id) {
                 eprintln!("warning: {} applies to --data files only; ignored for the built-in data set", flag(id));
             }
@@ -515,6 +525,9 @@ fn run_fit(a: FitArgs, given: &[String]) -> Result<()> {
         "trained {} iterations at {:.1} it/s; L_E {:+.4}, L_G {:+.4}",
         report.iters_run, report.iters_per_sec, report.loss_energy, report.loss_generator
     );
+    if let Some(sel) = &report.selection {
+        println!("energy chosen on held-out normal rows: {}", sel.describe());
+    }
     if let Ok(m) = std::fs::read_to_string(out.join("metrics.csv")) {
         if let Some(last) = m.lines().last() {
             println!("last evaluation (iteration,mmd2,mmd2_floor,modes_covered,high_quality_pct,nll): {last}");
