@@ -221,6 +221,10 @@ cmd="./scripts/anomaly-benchmark.sh"
 [ "$QUICK" = 1 ] && cmd="DDAEBM_BENCH_QUICK=1 $cmd"
 [ -n "${BENCH_VARIANTS:-}" ] && cmd="BENCH_VARIANTS=$BENCH_VARIANTS $cmd"
 [ -n "${DATASETS:-}" ] && cmd="DATASETS=$DATASETS $cmd"
+# Where the page and picture go, and the parts left out, when not the defaults.
+[ "$QUICK" != 1 ] && [ "$DOC" != docs/anomaly-benchmark.md ] && cmd="DOC=$DOC PNG=$PNG $cmd"
+[ "$QUICK" != 1 ] && [ "$BENCH_MCU" = 0 ] && cmd="BENCH_MCU=0 $cmd"
+[ "$QUICK" != 1 ] && [ "$BENCH_LONG" = 0 ] && cmd="BENCH_LONG=0 $cmd"
 [ -n "${BENCH_FIT_ARGS:-}" ] && cmd="BENCH_FIT_ARGS=\"$BENCH_FIT_ARGS\" $cmd"
 "$PY" bench/anomaly/report.py --out "$OUT" --doc "$DOC" --png "$PNG" --command "$cmd" \
   --elapsed "$(($(date +%s) - t_start))" --variants "$(IFS=,; echo "${VARIANTS[*]}")" \
