@@ -75,7 +75,7 @@ BENCH_ITERS_SCALE=${BENCH_ITERS_SCALE:-1}
 read -r -a FIT_EXTRA <<<"${BENCH_FIT_ARGS:-}"
 # Our model's files: PRECISION = the reconstruction score (8 draws) with
 # weights in that precision; PRECISION-energy = the energy score -f(x, 0) of
-# ALGORITHM.md. Each variant V is exported to TASK/model-V.safetensors and
+# docs/algorithm.md. Each variant V is exported to TASK/model-V.safetensors and
 # scored into TASK/scores-V.csv, TASK/summary-V.json (report.py reads them).
 VARIANTS=(f32 int8 f32-energy int8-energy)
 if [ -n "${BENCH_VARIANTS:-}" ]; then

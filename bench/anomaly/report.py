@@ -494,7 +494,7 @@ def main():
       "weight precision and the anomaly score the file declares: " +
       "; ".join(f"{' / '.join(n)}: **{k}**" for k, n in groups.items())
       + ". The reconstruction error is the generator's denoising error at step 0 (docs/export.md); the "
-      "energy −f(x, 0) is the score ALGORITHM.md §4 defines"
+      "energy −f(x, 0) is the score docs/algorithm.md §4 defines"
       + (" (here with the Gaussian base measure the file declares, `energy_base` = gaussian)"
          if any(facts[v]["base"] == "gaussian" for v in variants) else "")
       + ". The simple references *distance from mean* and *Mahalanobis (Ledoit-Wolf)* are computed on the "

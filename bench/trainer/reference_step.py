@@ -3,7 +3,7 @@
 Issue 6 compares the trainer's iterations/s with the reference
 implementation (PyTorch from Python, batch 200, 1 thread, ≈ 26 it/s when
 it was measured). That number was taken at another time on a shared
-machine; this script runs the same step (ALGORITHM.md §5, the networks of
+machine; this script runs the same step (docs/algorithm.md §5, the networks of
 §6 as `trainer/src/nets.rs` builds them, `torch.optim.Adam` with betas
 (0, 0.9), R1 every step) so that `scripts/trainer-speed.sh` can time both
 sides in one run and report a ratio.

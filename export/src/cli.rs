@@ -127,7 +127,7 @@ struct ConvertCli {
     #[arg(long, default_value_t = 0.1, value_name = "ERR", allow_negative_numbers = true)]
     max_error: f64,
     /// The anomaly score the file declares (what `anomaly_score`,
-    /// calibration and `is_anomaly` use): `energy` = −f(x, 0) (ALGORITHM.md
+    /// calibration and `is_anomaly` use): `energy` = −f(x, 0) (docs/algorithm.md
     /// §4; one energy-network pass), or `reconstruction` = the generator's
     /// denoising reconstruction error at step 0, averaged over --draws noise
     /// draws (one generator pass each). `auto` (the default) picks energy
@@ -488,7 +488,7 @@ fn inspect(path: &Path, json: bool) -> Result<()> {
                 "energy, -f(x, 0): the energy network's output bounded to (-B, B) plus a Gaussian base measure"
                     .to_string(),
             ddaebm_runtime::ScoreKind::Energy =>
-                "energy, -f(x, 0) (no base measure: an energy of ALGORITHM.md as written)".to_string(),
+                "energy, -f(x, 0) (no base measure: an energy of docs/algorithm.md as written)".to_string(),
             ddaebm_runtime::ScoreKind::Reconstruction =>
                 "reconstruction error of the generator at step 0 (reconstruction_draws generator passes)".to_string(),
         }

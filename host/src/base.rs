@@ -1,4 +1,4 @@
-//! The energy's Gaussian base measure (a departure from ALGORITHM.md, see
+//! The energy's Gaussian base measure (a departure from docs/algorithm.md, see
 //! `docs/training.md`, departure 9).
 //!
 //! The trained energy is

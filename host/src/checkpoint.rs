@@ -71,7 +71,7 @@ pub enum CheckpointError {
     },
 }
 
-/// Which variance schedule the forward diffusion uses (ALGORITHM.md §1).
+/// Which variance schedule the forward diffusion uses (docs/algorithm.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScheduleKind {

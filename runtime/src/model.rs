@@ -70,7 +70,7 @@ pub const MAX_DRAWS: usize = 256;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ScoreKind {
-    /// −f(x, 0), the energy at step 0 (ALGORITHM.md §4; the default).
+    /// −f(x, 0), the energy at step 0 (docs/algorithm.md §4; the default).
     Energy,
     /// The generator's denoising reconstruction error at step 0:
     /// [`Model::reconstruction_score`].

@@ -1,4 +1,4 @@
-//! The few-step diffusion sampler (ALGORITHM.md §3, docs/model-format.md
+//! The few-step diffusion sampler (docs/algorithm.md §3, docs/model-format.md
 //! "Sampler").
 //!
 //! Everything here works in normalised (model) units except

@@ -1,4 +1,4 @@
-//! The per-step diffusion coefficients (ALGORITHM.md §2), read from the
+//! The per-step diffusion coefficients (docs/algorithm.md §2), read from the
 //! file's `schedule.*` tensors. Step `t` runs from 0 (clean end) to T−1.
 
 use crate::error::Error;

@@ -1,6 +1,6 @@
 """Independent computation of the DDAEBM diffusion coefficients.
 
-Written from ALGORITHM.md §1-§2 in the style of the reference
+Written from docs/algorithm.md §1-§2 in the style of the reference
 implementation's `get_sigma_schedule` / `Posterior_Coefficients`
 (cumulative products over the betas without beta_0), with Python's math
 module. tests/tests/coefficients.rs holds its output as golden values:

@@ -2,7 +2,7 @@
 //! short run with the trainer's defaults on a 2-D Gaussian, −f(x, 0)
 //! through the exported model and the runtime ranks a ring 4–6 σ out above
 //! fresh Gaussian points, and f(·, 0) falls along every ray far from the
-//! data. ALGORITHM.md as written (`energy_base: false`) fails the first
+//! data. docs/algorithm.md as written (`energy_base: false`) fails the first
 //! check on this kind of data (AUROC 0.003 in the issue that led to the
 //! base measure).
 

@@ -168,7 +168,7 @@ fn every_precision_with_calibration_report_and_scoring() {
     eprintln!("reconstruction-score AUROC on the ring anomalies: {rec_auroc:.4}");
     assert!(rec_auroc > 0.9, "reconstruction AUROC {rec_auroc}");
 
-    // The energy score on request: −f(x, 0), as ALGORITHM.md defines it.
+    // The energy score on request: −f(x, 0), as docs/algorithm.md §4 defines it.
     let energy = d.join("model-energy.safetensors");
     export(&[&ckpt, "--score", "energy", "-o", &s(&energy)]).unwrap();
     let bytes = std::fs::read(&energy).unwrap();

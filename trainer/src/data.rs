@@ -1,4 +1,4 @@
-//! Training data: the nine built-in 2-D sets of ALGORITHM.md §7, generated
+//! Training data: the nine built-in 2-D sets of docs/algorithm.md §7, generated
 //! from a seed (every call draws fresh points, as the reference does).
 //!
 //! All samplers are deterministic functions of the RNG they are given; the
@@ -35,7 +35,7 @@ pub enum Toy {
     Checkerboard,
 }
 
-/// All built-in sets, in the order of ALGORITHM.md §7.
+/// All built-in sets, in the order of docs/algorithm.md §7.
 pub const ALL_TOYS: [Toy; 9] = [
     Toy::Gaussians25,
     Toy::Gaussians8,

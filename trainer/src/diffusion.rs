@@ -1,5 +1,5 @@
 //! The forward diffusion and the posterior q(x_t | x_{t+1}, x̂0)
-//! (ALGORITHM.md §1–§2).
+//! (docs/algorithm.md §1–§2).
 //!
 //! [`compute_schedule`] computes every coefficient once, in f64, on the host;
 //! the result goes into the checkpoint (and from there into the model file),

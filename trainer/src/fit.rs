@@ -88,7 +88,7 @@ pub struct FitConfig {
     /// R1 penalty weight γ.
     pub r1_gamma: f64,
     /// Weight of the forward-KL half of the generator loss, L_rec + L_KL
-    /// (ALGORITHM.md: 1).
+    /// (docs/algorithm.md §5: 1).
     #[serde(default = "one_f64")]
     pub forward_kl_weight: f64,
     /// Lazy regularisation: apply the R1 penalty every this many iterations,
@@ -158,7 +158,7 @@ impl Default for FitConfig {
             nz: 2,
             trunk: vec![300, 300],
             batchnorm: true,
-            // ALGORITHM.md says 1e-4; 2e-3 (with the cosine decay below) measured
+            // docs/algorithm.md §5 says 1e-4; 2e-3 (with the cosine decay below) measured
             // best on 25gaussians (docs/quality.md: 70.8 % high-quality samples and
             // MMD² 0.0050 after 20,000 iterations, against 60.1 % and 0.0080 at 5e-4).
             lr_energy: 2e-3,
@@ -167,7 +167,7 @@ impl Default for FitConfig {
             beta2: 0.9,
             r1_gamma: 0.02,
             forward_kl_weight: 1.0,
-            // ALGORITHM.md applies R1 every iteration; every 4th (at 4γ) trained as
+            // docs/algorithm.md §5 applies R1 every iteration; every 4th (at 4γ) trained as
             // well on 25gaussians and 1.37x faster (docs/training.md).
             lazy_reg: 4,
             ema_decay: 0.0,

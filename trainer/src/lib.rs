@@ -1,5 +1,5 @@
 //! Host trainer for DDAEBM (Denoising Diffusion Adversarial Energy-Based
-//! Model, ICML 2024) on `tch` (libtorch), following `ALGORITHM.md`.
+//! Model, ICML 2024) on `tch` (libtorch), following `docs/algorithm.md`.
 //!
 //! Data flows one way: [`data`] → [`fit`] (using [`nets`], [`diffusion`],
 //! [`losses`], [`adam`], and [`sampling`], which [`eval`] shares) → a checkpoint (`ddaebm_host::checkpoint`, the

@@ -1,4 +1,4 @@
-//! The two losses of one DDAEBM training step (ALGORITHM.md §5).
+//! The two losses of one DDAEBM training step (docs/algorithm.md §5).
 
 use tch::{Kind, Tensor};
 
@@ -31,7 +31,7 @@ pub struct EnergyLoss {
 }
 
 /// L_E = mean(−f(x_t, t) + f(sg x'_t, t)) + γ/2 · mean ‖∇_{x_t}[f(x_t, t) + log N(x_{t+1}; a x_t, σ²)]‖²
-/// (ALGORITHM.md §5), and, when f has a Gaussian base measure
+/// (docs/algorithm.md §5), and, when f has a Gaussian base measure
 /// (`ddaebm_host::base`), two departures:
 ///
 /// - the R1 penalty is on the gradient of the network's residual + log N,
@@ -129,7 +129,7 @@ fn nll_diag(z: &Tensor, mu: &Tensor, logvar: &Tensor) -> Tensor {
 /// (gradients flow through x'_t into G, not into f's parameters).
 ///
 /// `forward_kl_weight` multiplies the forward-KL half, L_rec + L_KL
-/// (ALGORITHM.md: 1; `trainer fit --forward-kl-weight`).
+/// (docs/algorithm.md: 1; `trainer fit --forward-kl-weight`).
 pub fn generator_loss(
     e: &EnergyNet,
     g: &Generator,

@@ -131,13 +131,13 @@ struct FitArgs {
     /// R1 penalty weight γ.
     #[arg(long, default_value_t = FitConfig::default().r1_gamma, allow_negative_numbers = true)]
     r1_gamma: f64,
-    /// Weight of the forward-KL half of the generator loss (L_rec + L_KL; 1 in ALGORITHM.md).
+    /// Weight of the forward-KL half of the generator loss (L_rec + L_KL; 1 in docs/algorithm.md).
     #[arg(long, default_value_t = FitConfig::default().forward_kl_weight, allow_negative_numbers = true)]
     forward_kl_weight: f64,
     /// Apply the R1 penalty every N iterations only (weight γ·N).
     #[arg(long, default_value_t = FitConfig::default().lazy_reg)]
     lazy_reg: u64,
-    /// Train f without the Gaussian base measure (ALGORITHM.md as written; its −f(x, 0) ranks real anomalies backwards, docs/training.md departure 9).
+    /// Train f without the Gaussian base measure (docs/algorithm.md as written; its −f(x, 0) ranks real anomalies backwards, docs/training.md departure 9).
     #[arg(long)]
     no_energy_base: bool,
     /// Bound B of the network's part of f when f has a base measure: it stays in (−B, B). Default 8; with --data the run chooses on held-out normal rows how much of it to use (--select; docs/training.md, departure 9).

@@ -1,4 +1,4 @@
-//! The reference networks for vector data (ALGORITHM.md §6).
+//! The reference networks for vector data (docs/algorithm.md §6).
 //!
 //! Every network is a [`ToyNet`]: an x-encoder (d_in → 16 → 32), a time
 //! encoder of the integer step index (sinusoidal embedding 16 → 16 → 32) and
@@ -6,8 +6,9 @@
 //! (one learnable slope per layer, initially 0.25) after every layer but the
 //! last of the trunk, and optionally BatchNorm after the hidden linear layers
 //! of the x-encoder and the trunk. The encoders' code layers (the 32s) are
-//! followed by a PReLU as well: ALGORITHM.md leaves this open, and without it
-//! the code layer and the first trunk layer would collapse into one linear map.
+//! followed by a PReLU as well: the method (docs/algorithm.md §6) leaves this
+//! open, and without it the code layer and the first trunk layer would collapse
+//! into one linear map (docs/training.md, departure 1).
 //!
 //! Variable names (they become checkpoint tensor names, which `export`
 //! reads): `{net}.x{i}.*`, `{net}.t{i}.*`, `{net}.h{i}.*` for layer i of the
@@ -107,7 +108,7 @@ impl ToyNet {
 
 /// The energy network f_θ(x, t) → R (higher = more likely).
 ///
-/// Without a base measure f is the network itself (ALGORITHM.md §4). With
+/// Without a base measure f is the network itself (docs/algorithm.md §4). With
 /// one ([`EnergyNet::set_base`], `ddaebm_host::base`), f is the Gaussian
 /// base's log-density at step t plus the network's output bounded to
 /// (−B, B): integrable by construction.

@@ -13,7 +13,7 @@ pub fn mix_seed(seed: u64, stream: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Draws `n` samples with the T-step chain of ALGORITHM.md §3, in the
+/// Draws `n` samples with the T-step chain of docs/algorithm.md §3, in the
 /// model's (normalised) units, row-major [n, D]. `bn_train` selects batch
 /// statistics for BatchNorm (the reference's behaviour) instead of the
 /// running statistics that a deployed model uses.
