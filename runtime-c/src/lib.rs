@@ -200,6 +200,8 @@ fn status_of(e: Error) -> ddaebm_status_t {
         // This crate builds the runtime with its `reconstruction` feature on,
         // so no call returns this; a file it would apply to is "bad metadata".
         Error::ReconstructionNotBuilt => DDAEBM_ERR_BAD_METADATA,
+        // Likewise with its `mixture` feature.
+        Error::MixtureNotBuilt => DDAEBM_ERR_BAD_METADATA,
         Error::InvalidWindowShape { .. } => DDAEBM_ERR_INVALID_WINDOW_SHAPE,
         Error::WindowMismatch { .. } => DDAEBM_ERR_WINDOW_MISMATCH,
         Error::WindowTooLarge { .. } => DDAEBM_ERR_WINDOW_TOO_LARGE,

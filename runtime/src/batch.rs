@@ -58,10 +58,11 @@ impl Model<'_> {
         for (dst, x) in a.chunks_exact_mut(w).zip(xs.chunks_exact(self.data_dim)) {
             self.normalise_into(x, dst);
         }
-        // The base measure's log-density, kept in `out` until the network's output is in.
+        // The base measure's log-density, kept in `out` until the network's
+        // output is in (`b`, not yet written, is a mixture's working space).
         if let Some(base) = &self.base {
             for (o, x) in out.iter_mut().zip(a.chunks_exact(w)) {
-                *o = base.log_density(x, t);
+                *o = base.log_density(x, t, b);
             }
         }
         let mut width = self.data_dim;

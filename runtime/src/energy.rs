@@ -119,10 +119,11 @@ impl Model<'_> {
     }
 
     /// Runs the energy network on the normalised input in `a[..D]`, plus
-    /// the base measure when the file has one ([`crate::base`]).
+    /// the base measure when the file has one ([`crate::base`]; a mixture
+    /// base uses `b` as working space before the network overwrites it).
     fn energy_from_buffers(&self, t: usize, a: &mut [f32], b: &mut [f32]) -> Result<f32, Error> {
         let log_density = match &self.base {
-            Some(base) => base.log_density(a, t),
+            Some(base) => base.log_density(a, t, b),
             None => 0.0,
         };
         let out = self.energy_net.forward(t, a, b)?;

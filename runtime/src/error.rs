@@ -147,6 +147,10 @@ pub enum Error {
     /// reconstruction`), which this build of the runtime leaves out (the
     /// `reconstruction` cargo feature is off).
     ReconstructionNotBuilt,
+    /// The model file's energy base is a mixture of Gaussians
+    /// (`base.log_weight`), which this build of the runtime leaves out (the
+    /// `mixture` cargo feature is off).
+    MixtureNotBuilt,
     /// A [`WindowShape`](crate::WindowShape) with a window length, stride
     /// or channel count of 0.
     InvalidWindowShape {
@@ -344,6 +348,12 @@ impl fmt::Display for Error {
                 "the model file scores by reconstruction, which this runtime build leaves out: enable \
                  the runtime's `reconstruction` cargo feature (on by default), or re-export the model \
                  with `export CHECKPOINT --score energy`"
+            ),
+            Error::MixtureNotBuilt => write!(
+                f,
+                "the model file's energy base is a mixture of Gaussians, which this runtime build leaves \
+                 out: enable the runtime's `mixture` cargo feature (on by default), or train with \
+                 `trainer fit --base-components 1` and export again"
             ),
             Error::InvalidWindowShape { window, stride, channels } => write!(
                 f,

@@ -125,13 +125,21 @@ pub enum TensorName {
     /// `calibration.threshold` (optional).
     CalibrationThreshold,
     /// `base.basis` (optional, format version 2): the energy's Gaussian base
-    /// measure, `[D, D]`, row k = eigenvector v_k.
+    /// measure, `[D, D]`, row k = eigenvector v_k; `[K·D, D]` for a
+    /// mixture of K components (rows k·D … k·D + D − 1: component k's).
     BaseBasis,
-    /// `base.inv_var` (optional, with `base.basis`): `[T, D]` precisions.
+    /// `base.inv_var` (optional, with `base.basis`): `[T, D]` precisions;
+    /// `[T, K·D]` for a mixture (component-major).
     BaseInvVar,
     /// `base.bound` (optional, with `base.basis`): `[1]`, the bound B of
     /// the energy network's residual.
     BaseBound,
+    /// `base.mean` (optional, with `base.log_weight`): `[T, K, D]`, the
+    /// means of a Gaussian-mixture base's K ≥ 2 components.
+    BaseMean,
+    /// `base.log_weight` (optional, with `base.mean`): `[T, K]`, the log
+    /// mixture weights; K, 2..=16, is read from its shape.
+    BaseLogWeight,
     /// `{net}.{index}.{param}`.
     Layer {
         /// The network.
@@ -145,7 +153,7 @@ pub enum TensorName {
 
 impl TensorName {
     /// The fixed (non-layer) tensors, in slot order.
-    const FIXED: [TensorName; 13] = [
+    const FIXED: [TensorName; 15] = [
         TensorName::Coef1,
         TensorName::Coef2,
         TensorName::PosteriorStd,
@@ -159,6 +167,8 @@ impl TensorName {
         TensorName::BaseBasis,
         TensorName::BaseInvVar,
         TensorName::BaseBound,
+        TensorName::BaseMean,
+        TensorName::BaseLogWeight,
     ];
 
     /// The name of a fixed tensor, `None` for layer tensors.
@@ -177,6 +187,8 @@ impl TensorName {
             TensorName::BaseBasis => Some("base.basis"),
             TensorName::BaseInvVar => Some("base.inv_var"),
             TensorName::BaseBound => Some("base.bound"),
+            TensorName::BaseMean => Some("base.mean"),
+            TensorName::BaseLogWeight => Some("base.log_weight"),
             TensorName::Layer { .. } => None,
         }
     }

@@ -98,8 +98,9 @@
 //!   path, for differential tests;
 //! * `schedule`: [`Model::coef1`], [`Model::coef2`], [`Model::posterior_std`];
 //! * `energy`: [`Model::energy`], [`Model::anomaly_score`];
-//! * `base`: the energy's Gaussian base measure (files that carry one):
-//!   f = bounded network output + the base's log-density;
+//! * `base`: the energy's Gaussian (or Gaussian-mixture, up to
+//!   [`MAX_BASE_COMPONENTS`] components) base measure (files that carry
+//!   one): f = bounded network output + the base's log-density;
 //! * `batch`: [`Model::energy_batch`], bit-identical to [`Model::energy`];
 //! * `calibration`: [`Model::threshold`], [`Model::is_anomaly`], [`Verdict`];
 //! * `sampler`: [`Model::sample`], [`Model::denoise_step`], [`Model::generate`];
@@ -133,6 +134,7 @@ mod sampler;
 mod schedule;
 pub mod stream;
 
+pub use base::MAX_BASE_COMPONENTS;
 pub use calibration::Verdict;
 pub use crc::crc32;
 pub use energy::{DEFAULT_DRAWS, RECONSTRUCTION_SEED};

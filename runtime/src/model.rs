@@ -9,6 +9,8 @@
 use core::fmt;
 
 use crate::base::Base;
+#[cfg(feature = "mixture")]
+use crate::base::{Mixture, MAX_BASE_COMPONENTS};
 use crate::error::Error;
 use crate::format::{metadata_value, parse_decimal, Dtype, Header, LayerParam, Net, RawTensor, TensorName, MAX_LAYERS};
 use crate::kernels::{self, f32_le};
@@ -353,10 +355,15 @@ fn calibration<'a>(header: &Header<'a>) -> Result<Option<Calibration<'a>>, Error
 }
 
 /// Loads the optional base measure: all three tensors or none (format
-/// version 2 only).
+/// version 2 only), plus `base.mean` and `base.log_weight` together for a
+/// Gaussian mixture of K = 2..=[`MAX_BASE_COMPONENTS`] components (K from
+/// `base.log_weight`'s shape; `base.basis` then `[K·D, D]`, `base.inv_var`
+/// `[T, K·D]`).
 fn base<'a>(header: &Header<'a>, version: u64, dim: usize, steps: usize) -> Result<Option<Base<'a>>, Error> {
+    let (mean_name, weight_name) = (TensorName::BaseMean, TensorName::BaseLogWeight);
     if !header.has(TensorName::BaseBasis) {
-        return match [TensorName::BaseInvVar, TensorName::BaseBound].into_iter().any(|n| header.has(n)) {
+        let others = [TensorName::BaseInvVar, TensorName::BaseBound, mean_name, weight_name];
+        return match others.into_iter().any(|n| header.has(n)) {
             true => Err(Error::MissingTensor(TensorName::BaseBasis)),
             false => Ok(None),
         };
@@ -364,8 +371,34 @@ fn base<'a>(header: &Header<'a>, version: u64, dim: usize, steps: usize) -> Resu
     if version < 2 {
         return Err(Error::UnexpectedTensor(TensorName::BaseBasis));
     }
-    let basis = matrix(header, TensorName::BaseBasis, dim, dim)?;
-    let inv_var = matrix(header, TensorName::BaseInvVar, steps, dim)?;
+    let mixture: Option<crate::base::Mixture<'a>> = match (header.has(mean_name), header.has(weight_name)) {
+        (false, false) => None,
+        (true, false) => return Err(Error::MissingTensor(weight_name)),
+        (false, true) => return Err(Error::MissingTensor(mean_name)),
+        #[cfg(not(feature = "mixture"))]
+        (true, true) => return Err(Error::MixtureNotBuilt),
+        #[cfg(feature = "mixture")]
+        (true, true) => {
+            // K from `base.log_weight` [T, K]: a mixture has 2..=16
+            // components (K = 1 is the plain layout, without these tensors).
+            let w = header.tensor(weight_name)?.ok_or(Error::MissingTensor(weight_name))?;
+            let k = usize::try_from(w.dims[1]).unwrap_or(usize::MAX);
+            if w.rank != 2 || !(2..=MAX_BASE_COMPONENTS).contains(&k) {
+                return Err(Error::ShapeMismatch(weight_name));
+            }
+            let log_weight = matrix(header, weight_name, steps, k)?;
+            // [T, K, D]: the first two dimensions checked here, the third
+            // through the byte length (T · K · third · 4).
+            let mean = f32_tensor(header, mean_name, 3, [steps, k])?;
+            if mean.len() != steps * k * dim * 4 {
+                return Err(Error::ShapeMismatch(mean_name));
+            }
+            Some(Mixture { mean, log_weight, components: k })
+        }
+    };
+    let k = mixture.map_or(1, |m| m.components);
+    let basis = matrix(header, TensorName::BaseBasis, k * dim, dim)?;
+    let inv_var = matrix(header, TensorName::BaseInvVar, steps, k * dim)?;
     if inv_var.chunks_exact(4).map(f32_le).any(|w| w < 0.0) {
         return Err(Error::InvalidParameter(TensorName::BaseInvVar));
     }
@@ -373,7 +406,7 @@ fn base<'a>(header: &Header<'a>, version: u64, dim: usize, steps: usize) -> Resu
     if bound <= 0.0 {
         return Err(Error::InvalidParameter(TensorName::BaseBound));
     }
-    Ok(Some(Base { basis, inv_var, bound, dim }))
+    Ok(Some(Base { basis, inv_var, bound, dim, mixture }))
 }
 
 /// Loads and chains the layers of `net` into `network`, an empty one (in
@@ -607,6 +640,17 @@ impl<'a> Model<'a> {
     /// base's log-density, and exp f is integrable.
     pub fn has_energy_base(&self) -> bool {
         self.base.is_some()
+    }
+
+    /// The number of Gaussian components K of the energy's base measure:
+    /// 0 without a base, 1 for a single Gaussian (`base.basis` `[D, D]`),
+    /// 2..=[`MAX_BASE_COMPONENTS`] for a Gaussian mixture (files with
+    /// `base.mean` and `base.log_weight`; docs/model-format.md). The base
+    /// costs K · D² multiply-accumulates per energy evaluation (the
+    /// projections onto each component's eigenvectors), plus, for a
+    /// mixture, K · D subtractions (x − mean_k), K `expf` and one `logf`.
+    pub fn base_components(&self) -> usize {
+        self.base.map_or(0, |b| b.components())
     }
 
     /// How a reading is laid out, from the file's input contract

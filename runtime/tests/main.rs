@@ -9,6 +9,10 @@ mod contract;
 mod kernel_paths;
 mod kernels;
 mod malformed;
+#[cfg(feature = "mixture")]
+mod mixture;
+#[cfg(not(feature = "mixture"))]
+mod mixture_off;
 mod numerics;
 mod properties;
 mod reconstruction;

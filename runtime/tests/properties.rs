@@ -55,7 +55,8 @@ fn chain(inp: usize, hidden: Vec<usize>, out: usize, steps: usize) -> Vec<BoxedS
 }
 
 /// A random model: D 1..=4, nz 0..=3, T 1..=5, hidden widths 1..=16,
-/// 1..=4 layers per network.
+/// 1..=4 layers per network, optionally a base measure (a single Gaussian
+/// or a mixture of 2 or 3).
 fn spec() -> impl Strategy<Value = Spec> {
     (1usize..=4, 0usize..=3, 1usize..=5, vec(1usize..=16, 0..=3), vec(1usize..=16, 0..=3)).prop_flat_map(
         |(d, nz, steps, eh, gh)| {
@@ -67,7 +68,7 @@ fn spec() -> impl Strategy<Value = Spec> {
                 vec(0.0f32..0.5, steps),
                 vec(-2.0f32..2.0, d),
                 vec(0.5f32..3.0, d),
-                proptest::option::of(any::<u64>()),
+                proptest::option::of((any::<u64>(), 1usize..=3)),
             )
                 .prop_map(move |(energy, generator, coef1, coef2, post_std, mean, std, base)| Spec {
                     d,
@@ -81,7 +82,11 @@ fn spec() -> impl Strategy<Value = Spec> {
                     std,
                     energy,
                     generator,
-                    base: base.map(|seed| BaseSpec::random(seed, d, steps)),
+                    base: base.map(|(seed, k)| match k {
+                        // Without the `mixture` feature, mixture files are refused at load.
+                        k if k > 1 && cfg!(feature = "mixture") => BaseSpec::mixture(seed, d, steps, k),
+                        _ => BaseSpec::random(seed, d, steps),
+                    }),
                 })
         },
     )

@@ -27,12 +27,21 @@ fn exercise(bytes: &[u8]) -> bool {
 }
 
 fn files() -> Vec<Vec<u8>> {
-    vec![
+    #[allow(unused_mut)]
+    let mut files = vec![
         random_spec_dims(1, 2, 1, 2, &[3]).build(Wt::F32),
         random_spec(2).build(Wt::F16),
         random_spec_dims(3, 2, 1, 2, &[3]).build(Wt::Bf16),
         random_spec_dims(4, 2, 1, 2, &[3]).build(Wt::Int8),
-    ]
+    ];
+    // A Gaussian-mixture base (K = 2).
+    #[cfg(feature = "mixture")]
+    files.push({
+        let mut s = random_spec_dims(5, 2, 1, 2, &[3]);
+        s.base = Some(BaseSpec::mixture(50, 2, 2, 2));
+        s.build(Wt::F32)
+    });
+    files
 }
 
 #[test]

@@ -67,12 +67,28 @@ pub struct Spec {
     pub base: Option<BaseSpec>,
 }
 
-/// The energy's base measure: `base.basis` [D, D], `base.inv_var` [T, D], `base.bound`.
+/// The energy's base measure: `base.basis` [D, D], `base.inv_var` [T, D],
+/// `base.bound`; for a Gaussian mixture of K ≥ 2 components also
+/// `base.mean` [T, K, D] and `base.log_weight` [T, K], with `base.basis`
+/// [K·D, D] and `base.inv_var` [T, K·D].
 #[derive(Clone, Debug)]
 pub struct BaseSpec {
     pub basis: Vec<f32>,
     pub inv_var: Vec<f32>,
     pub bound: f32,
+    /// The mixture's means and log-weights; `None` for a single Gaussian.
+    pub mixture: Option<MixtureSpec>,
+}
+
+/// A mixture base's extra tensors.
+#[derive(Clone, Debug)]
+pub struct MixtureSpec {
+    /// K ≥ 2.
+    pub k: usize,
+    /// [T, K, D].
+    pub mean: Vec<f32>,
+    /// [T, K].
+    pub log_weight: Vec<f32>,
 }
 
 impl BaseSpec {
@@ -84,6 +100,24 @@ impl BaseSpec {
             basis: (0..d * d).map(|_| uniform(&mut rng, -1.0, 1.0)).collect(),
             inv_var: (0..steps * d).map(|_| uniform(&mut rng, 0.1, 2.0)).collect(),
             bound: uniform(&mut rng, 1.0, 10.0),
+            mixture: None,
+        }
+    }
+
+    /// A random mixture of `k` ≥ 2 components: each component's basis and
+    /// precisions as [`BaseSpec::random`]'s, means in [−1.5, 1.5], log-weights
+    /// in [−2, 0] (not normalised: the runtime does not need them to be).
+    pub fn mixture(seed: u64, d: usize, steps: usize, k: usize) -> BaseSpec {
+        let mut rng = Rng::new(seed);
+        BaseSpec {
+            basis: (0..k * d * d).map(|_| uniform(&mut rng, -1.0, 1.0)).collect(),
+            inv_var: (0..steps * k * d).map(|_| uniform(&mut rng, 0.1, 2.0)).collect(),
+            bound: uniform(&mut rng, 1.0, 10.0),
+            mixture: Some(MixtureSpec {
+                k,
+                mean: (0..steps * k * d).map(|_| uniform(&mut rng, -1.5, 1.5)).collect(),
+                log_weight: (0..steps * k).map(|_| uniform(&mut rng, -2.0, 0.0)).collect(),
+            }),
         }
     }
 
@@ -104,16 +138,44 @@ impl BaseSpec {
         b
     }
 
+    /// K: 1, or the mixture's component count.
+    pub fn components(&self) -> usize {
+        self.mixture.as_ref().map_or(1, |m| m.k)
+    }
+
+    /// f64 reference of base_t(x), x normalised: −½ Σ_k (v_k · x)² ·
+    /// inv_var[t][k], or for a mixture log Σ_k exp(log_weight[t][k] − ½ Σ_j
+    /// (v_{k,j} · (x − mean[t][k]))² · inv_var[t][k·D + j]).
+    pub fn log_density_reference(&self, x: &[f64], t: usize) -> f64 {
+        let d = x.len();
+        let Some(m) = &self.mixture else {
+            let mut q = 0.0;
+            for k in 0..d {
+                let p: f64 = (0..d).map(|i| self.basis[k * d + i] as f64 * x[i]).sum();
+                q += p * p * self.inv_var[t * d + k] as f64;
+            }
+            return -0.5 * q;
+        };
+        let l: Vec<f64> = (0..m.k)
+            .map(|k| {
+                let mean = &m.mean[(t * m.k + k) * d..(t * m.k + k + 1) * d];
+                let mut q = 0.0;
+                for j in 0..d {
+                    let v = &self.basis[(k * d + j) * d..(k * d + j + 1) * d];
+                    let p: f64 = (0..d).map(|i| v[i] as f64 * (x[i] - mean[i] as f64)).sum();
+                    q += p * p * self.inv_var[t * m.k * d + k * d + j] as f64;
+                }
+                m.log_weight[t * m.k + k] as f64 - 0.5 * q
+            })
+            .collect();
+        let max = l.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        max + l.iter().map(|lk| (lk - max).exp()).sum::<f64>().ln()
+    }
+
     /// f64 reference of f = r / (1 + |r| / B) + base_t(x), x normalised.
     pub fn reference(&self, r: f64, x: &[f64], t: usize) -> f64 {
-        let d = x.len();
-        let mut q = 0.0;
-        for k in 0..d {
-            let p: f64 = (0..d).map(|i| self.basis[k * d + i] as f64 * x[i]).sum();
-            q += p * p * self.inv_var[t * d + k] as f64;
-        }
         let b = self.bound as f64;
-        r / (1.0 + r.abs() / b) - 0.5 * q
+        r / (1.0 + r.abs() / b) + self.log_density_reference(x, t)
     }
 }
 
@@ -213,9 +275,14 @@ impl Spec {
             f32_tensor("norm.std", &[self.d], &self.std),
         ];
         if let Some(b) = &self.base {
-            t.push(f32_tensor("base.basis", &[self.d, self.d], &b.basis));
-            t.push(f32_tensor("base.inv_var", &[self.steps, self.d], &b.inv_var));
+            let k = b.components();
+            t.push(f32_tensor("base.basis", &[k * self.d, self.d], &b.basis));
+            t.push(f32_tensor("base.inv_var", &[self.steps, k * self.d], &b.inv_var));
             t.push(f32_tensor("base.bound", &[1], &[b.bound]));
+            if let Some(m) = &b.mixture {
+                t.push(f32_tensor("base.mean", &[self.steps, m.k, self.d], &m.mean));
+                t.push(f32_tensor("base.log_weight", &[self.steps, m.k], &m.log_weight));
+            }
         }
         for (net, layers) in [("energy", &self.energy), ("generator", &self.generator)] {
             for (i, l) in layers.iter().enumerate() {
