@@ -540,11 +540,8 @@ fn network_macs(header: &safetensors::tensor::Metadata, net: &str) -> usize {
 
 /// Multiply-accumulates of the energy's base measure (D × D), 0 without one.
 fn base_macs(model: &ddaebm_runtime::Model<'_>) -> usize {
-    if model.has_energy_base() {
-        model.data_dim() * model.data_dim()
-    } else {
-        0
-    }
+    // K projections of D × D (0 components without a base).
+    model.base_components() * model.data_dim() * model.data_dim()
 }
 
 /// `export inspect FILE --json`: the facts of `inspect` as one JSON object

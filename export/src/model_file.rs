@@ -106,12 +106,17 @@ pub struct DeployModel {
 /// (`crate::base`; docs/model-format.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeployBase {
-    /// `[D, D]`, row k = v_k.
+    /// `[K·D, D]`, row j of component k = v_kj (K = 1: one Gaussian).
     pub basis: Vec<f64>,
-    /// `[T, D]`: 1 / (ā_t² λ_k + σ̄_t²) for step index t = 0..T−1.
+    /// `[T, K·D]`: 1 / (ā_t² λ_kj + σ̄_t²) for step index t = 0..T−1.
     pub inv_var: Vec<f64>,
     /// B.
     pub bound: f64,
+    /// K.
+    pub components: usize,
+    /// Mixtures only (K ≥ 2): `[T, K, D]` the means ā_t μ_k and `[T, K]`
+    /// log w_k − ½ Σ_j ln(ā_t² λ_kj + σ̄_t²) (docs/model-format.md).
+    pub mixture: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 impl DeployModel {
@@ -166,6 +171,13 @@ impl DeployModel {
             draws: ddaebm_runtime::DEFAULT_DRAWS,
             base: ckpt.gaussian_base()?.map(|b| DeployBase {
                 inv_var: (0..s.steps).flat_map(|t| b.inv_var(s.a_bar[t], s.sigma_bar[t])).collect(),
+                components: b.components(),
+                mixture: (b.components() > 1).then(|| {
+                    (
+                        (0..s.steps).flat_map(|t| b.step_mean(s.a_bar[t])).collect(),
+                        (0..s.steps).flat_map(|t| b.step_log_weight(s.a_bar[t], s.sigma_bar[t])).collect(),
+                    )
+                }),
                 basis: b.basis,
                 bound: b.residual_bound,
             }),
@@ -206,9 +218,14 @@ impl DeployModel {
             entries.push(("calibration.threshold".into(), Dtype::F32, vec![1], f32_le_bytes(&[c.threshold])));
         }
         if let Some(b) = &self.base {
-            entries.push(("base.basis".into(), Dtype::F32, vec![self.data_dim, self.data_dim], f32s(&b.basis)));
-            entries.push(("base.inv_var".into(), Dtype::F32, vec![self.steps, self.data_dim], f32s(&b.inv_var)));
+            let (d, k) = (self.data_dim, b.components);
+            entries.push(("base.basis".into(), Dtype::F32, vec![k * d, d], f32s(&b.basis)));
+            entries.push(("base.inv_var".into(), Dtype::F32, vec![self.steps, k * d], f32s(&b.inv_var)));
             entries.push(("base.bound".into(), Dtype::F32, vec![1], f32s(&[b.bound])));
+            if let Some((mean, log_weight)) = &b.mixture {
+                entries.push(("base.mean".into(), Dtype::F32, vec![self.steps, k, d], f32s(mean)));
+                entries.push(("base.log_weight".into(), Dtype::F32, vec![self.steps, k], f32s(log_weight)));
+            }
         }
         for (net, layers) in [("energy", &self.energy), ("generator", &self.generator)] {
             for (i, l) in layers.iter().enumerate() {

@@ -35,6 +35,12 @@ pub struct GaussianBase {
     pub residual_bound: f64,
     /// The Ledoit–Wolf shrinkage ρ the covariance was fitted with (informational).
     pub shrinkage: f64,
+    /// A mixture of K ≥ 2 components ([`crate::mixture`]): `[K]` log
+    /// weights; `basis` is then `[K·D, D]` and `variance` `[K·D]`, component
+    /// k in rows k·D … k·D + D − 1. Empty for the single zero-mean Gaussian.
+    pub log_weight: Vec<f64>,
+    /// `[K, D]`: the components' means (empty for the single Gaussian).
+    pub mean: Vec<f64>,
 }
 
 /// Ledoit–Wolf shrinkage of the sample covariance of `rows` (row-major,
@@ -170,7 +176,61 @@ impl GaussianBase {
         let floor = variance.first().copied().unwrap_or(1.0).max(f64::MIN_POSITIVE) * 1e-6;
         variance.iter_mut().for_each(|l| *l = l.max(floor) as f32 as f64);
         basis.iter_mut().for_each(|v| *v = *v as f32 as f64);
-        GaussianBase { dim, basis, variance, residual_bound, shrinkage }
+        GaussianBase { dim, basis, variance, residual_bound, shrinkage, log_weight: Vec::new(), mean: Vec::new() }
+    }
+
+    /// K: 1 for the single Gaussian.
+    pub fn components(&self) -> usize {
+        self.log_weight.len().max(1)
+    }
+
+    /// `[K·D]` the components' means at a step whose marginal is
+    /// `ā x_0 + σ̄ ε`: ā μ_k (empty for the single Gaussian).
+    pub fn step_mean(&self, a_bar: f64) -> Vec<f64> {
+        self.mean.iter().map(|m| a_bar * m).collect()
+    }
+
+    /// `[K]` log w_k − ½ Σ_j ln(ā² λ_kj + σ̄²): each component's log weight
+    /// with its normaliser at that step (the common −D/2 ln 2π left out;
+    /// empty for the single Gaussian, whose base is unnormalised).
+    pub fn step_log_weight(&self, a_bar: f64, sigma_bar: f64) -> Vec<f64> {
+        self.log_weight
+            .iter()
+            .zip(self.variance.chunks_exact(self.dim.max(1)))
+            .map(|(w, lam)| w - 0.5 * lam.iter().map(|l| (a_bar * a_bar * l + sigma_bar * sigma_bar).ln()).sum::<f64>())
+            .collect()
+    }
+
+    /// Mean normalised log-density at step 0 (ā = 1, σ̄ = 0) of `rows`
+    /// (model units), nats per row: what [`crate::mixture::choose_base`]
+    /// compares.
+    pub fn mean_log_likelihood(&self, rows: &[f32]) -> f64 {
+        let d = self.dim;
+        let n = rows.len() / d.max(1);
+        if n == 0 {
+            return f64::NEG_INFINITY;
+        }
+        let k = self.components();
+        let zero = vec![0.0; d];
+        let log_w: Vec<f64> = if self.log_weight.is_empty() { vec![0.0] } else { self.log_weight.clone() };
+        let mut total = 0.0;
+        let mut lp = vec![0.0; k];
+        for r in rows.chunks_exact(d) {
+            for c in 0..k {
+                let mu = if self.mean.is_empty() { &zero[..] } else { &self.mean[c * d..(c + 1) * d] };
+                let lam = &self.variance[c * d..(c + 1) * d];
+                let mut quad = 0.0;
+                for (j, v) in self.basis[c * d * d..(c + 1) * d * d].chunks_exact(d).enumerate() {
+                    let p: f64 = v.iter().zip(r).zip(mu).map(|((a, &x), m)| a * (x as f64 - m)).sum();
+                    quad += p * p / lam[j];
+                }
+                let log_det: f64 = lam.iter().map(|l| l.ln()).sum();
+                lp[c] = log_w[c] - 0.5 * (d as f64 * 1.837_877_066_409_345_5 + log_det + quad);
+            }
+            let m = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            total += m + lp.iter().map(|l| (l - m).exp()).sum::<f64>().ln();
+        }
+        total / n as f64
     }
 
     /// `1 / (ā² λ_k + σ̄²)` for each k: the precision of the base along v_k at

@@ -199,19 +199,32 @@ pub struct Selection {
     pub iteration: u64,
     /// The scale s of the residual (the bound becomes s · B).
     pub scale: f64,
-    /// The held-out log-likelihood of the chosen energy over the Gaussian
-    /// base alone, in nats per row (≥ 0: the base itself is a candidate).
+    /// The held-out log-likelihood of the chosen energy over its base
+    /// alone, in nats per row (≥ 0: the base itself is a candidate).
     pub gain: f64,
+    /// K, the components of the base measure (1: one Gaussian), chosen on
+    /// the same rows (docs/training.md, departure 11).
+    #[serde(default = "one_component")]
+    pub components: usize,
+}
+
+fn one_component() -> usize {
+    1
 }
 
 impl Selection {
     /// One line for people and for the model file's metadata.
     pub fn describe(&self) -> String {
+        let base = match self.components {
+            1 => "the Gaussian base".to_string(),
+            k => format!("a base of {k} Gaussians"),
+        };
         if self.scale == 0.0 {
-            format!("the Gaussian base alone (no residual beat it on {} held-out normal rows)", self.rows)
+            format!("{base} alone (no residual beat it on {} held-out normal rows)", self.rows)
         } else {
             format!(
-                "iteration {}, residual scale {} (+{:.3} nats per row over the Gaussian base on {} held-out normal rows)",
+                "{base}, iteration {}, residual scale {} (+{:.3} nats per row over the base on {} held-out normal \
+                 rows)",
                 self.iteration, self.scale, self.gain, self.rows
             )
         }
@@ -220,8 +233,13 @@ impl Selection {
 
 /// Checkpoint tensor `[D, D]`: row k is the base's eigenvector v_k.
 pub const BASE_BASIS: &str = "base.basis";
-/// Checkpoint tensor `[D]`: the base's eigenvalues λ_k.
+/// Checkpoint tensor `[D]`: the base's eigenvalues λ_k (`[K·D]` for a
+/// mixture, whose `base.basis` is `[K·D, D]`).
 pub const BASE_VARIANCE: &str = "base.variance";
+/// Checkpoint tensor `[K]` (mixtures only, K ≥ 2): the components' log weights.
+pub const BASE_LOG_WEIGHT: &str = "base.log_weight";
+/// Checkpoint tensor `[K, D]` (mixtures only): the components' means.
+pub const BASE_MEAN: &str = "base.mean";
 
 /// The scalars of an energy's Gaussian base measure ([`crate::base`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -292,12 +310,20 @@ impl Checkpoint {
             }
             Ok(t.data.iter().map(|&v| v as f64).collect())
         };
+        let k = self.tensors.get(BASE_LOG_WEIGHT).map_or(1, |t| t.data.len());
+        let (log_weight, mean) = if self.tensors.contains_key(BASE_LOG_WEIGHT) {
+            (get(BASE_LOG_WEIGHT, vec![k])?, get(BASE_MEAN, vec![k, d])?)
+        } else {
+            (Vec::new(), Vec::new())
+        };
         Ok(Some(crate::base::GaussianBase {
             dim: d,
-            basis: get(BASE_BASIS, vec![d, d])?,
-            variance: get(BASE_VARIANCE, vec![d])?,
+            basis: get(BASE_BASIS, vec![k * d, d])?,
+            variance: get(BASE_VARIANCE, vec![k * d])?,
             residual_bound: meta.residual_bound,
             shrinkage: meta.shrinkage,
+            log_weight,
+            mean,
         }))
     }
 

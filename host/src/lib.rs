@@ -15,4 +15,5 @@ pub mod checkpoint;
 pub mod cli;
 pub mod contract;
 pub mod detection;
+pub mod mixture;
 pub mod table;

@@ -225,3 +225,21 @@ fn model_file_coefficients_match_golden_values() {
         assert!(close(model.posterior_std(t).unwrap(), var[t].sqrt()), "posterior_std[{t}]");
     }
 }
+
+/// A mixture base (4 Gaussians on 25gaussians): the runtime's energy, base
+/// included, matches libtorch's at every step.
+#[test]
+fn mixture_base_runtime_matches_libtorch() {
+    let _g = TORCH.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let config = FitConfig { iters: 40, seed: 9, checkpoint_every: 0, base_components: 4, ..FitConfig::default() };
+    let report = fit::fit(config, None, &RunOptions::quiet_cpu(dir.path())).unwrap();
+    let ckpt = Checkpoint::load(&report.checkpoint).unwrap();
+    let base = ckpt.gaussian_base().unwrap().unwrap();
+    assert_eq!(base.components(), 4);
+    let e = compare(&ckpt, Precision::F32);
+    eprintln!("mixture base, f32 parity (max |Δ| / rms): energy {:.2e}", e.energy);
+    assert!(e.energy <= 1e-5, "f32 energy with a mixture base: relative error {:.2e} > 1e-5", e.energy);
+    let bytes = DeployModel::from_checkpoint(&ckpt).unwrap().to_bytes(Precision::F32);
+    assert_eq!(Model::from_bytes(&bytes).unwrap().base_components(), 4);
+}

@@ -126,6 +126,7 @@ fn user_data_run_chooses_its_energy_on_rows_set_aside_and_resumes_exactly() {
     let config = FitConfig {
         data: Some(data.display().to_string()),
         select: FitConfig::select_for(true),
+        base_components: FitConfig::base_components_for(true),
         trunk: vec![32, 32],
         ..short(40, 3)
     };
@@ -136,6 +137,9 @@ fn user_data_run_chooses_its_energy_on_rows_set_aside_and_resumes_exactly() {
     assert!(sel.gain >= 0.0 && (0.0..=1.0).contains(&sel.scale));
     let ckpt = Checkpoint::load(&whole.checkpoint).unwrap();
     assert_eq!(ckpt.meta.selection.as_ref(), Some(&sel));
+    // Two clusters: the rows set aside choose a mixture base, and it is stored.
+    assert!(sel.components >= 2, "{sel:?}");
+    assert_eq!(ckpt.gaussian_base().unwrap().unwrap().components(), sel.components);
     assert!(ckpt.tensors.keys().any(|k| k.starts_with("live.energy.")), "the live network is kept for --resume");
     assert!(ckpt.tensors.keys().any(|k| k.starts_with("select.best.energy.")));
     let log = std::fs::read_to_string(a.path().join("select.csv")).unwrap();

@@ -14,9 +14,10 @@ use std::time::Instant;
 
 use ddaebm_host::base::GaussianBase;
 use ddaebm_host::checkpoint::{
-    Arch, BaseMeta, Checkpoint, CheckpointError, CheckpointMeta, HostTensor, ScheduleKind, BASE_BASIS, BASE_VARIANCE,
-    FORMAT, VERSION,
+    Arch, BaseMeta, Checkpoint, CheckpointError, CheckpointMeta, HostTensor, ScheduleKind, BASE_BASIS, BASE_LOG_WEIGHT,
+    BASE_MEAN, BASE_VARIANCE, FORMAT, VERSION,
 };
+use ddaebm_host::mixture::{choose_base, Mixture};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -131,6 +132,16 @@ pub struct FitConfig {
     /// written before it existed.
     #[serde(default)]
     pub select: f64,
+    /// Components K of the energy's base measure: 1 (one Gaussian, the
+    /// default of the built-in sets and of checkpoints written before
+    /// mixtures existed), K ≥ 2 (a K-component Gaussian mixture), or 0:
+    /// chosen on the rows set aside (`select`) among 1..8 (`--data`).
+    #[serde(default = "one_usize")]
+    pub base_components: usize,
+}
+
+fn one_usize() -> usize {
+    1
 }
 
 fn default_residual_bound() -> f64 {
@@ -184,6 +195,7 @@ impl Default for FitConfig {
             residual_bound: default_residual_bound(),
             nce_weight: 1.0,
             select: 0.0,
+            base_components: 1,
         }
     }
 }
@@ -231,6 +243,17 @@ impl FitConfig {
             0.2
         } else {
             0.0
+        }
+    }
+
+    /// The default components of the base measure: chosen on held-out rows
+    /// (0) for the user's data, one Gaussian for the built-in sets
+    /// (docs/training.md, departure 11).
+    pub fn base_components_for(user_data: bool) -> usize {
+        if user_data {
+            0
+        } else {
+            1
         }
     }
 
@@ -447,6 +470,8 @@ const BASE_STREAM: u64 = u64::MAX - 1;
 const SELECT_STREAM: u64 = u64::MAX - 2;
 /// Seed stream of the base draws that choose the energy.
 const SELECT_NOISE_STREAM: u64 = u64::MAX - 3;
+/// Seed stream of the mixture fit's start.
+const MIXTURE_STREAM: u64 = u64::MAX - 4;
 
 /// The checkpoint file inside a run folder.
 pub fn checkpoint_path(out: &Path) -> PathBuf {
@@ -486,7 +511,7 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
             let mut model = Ddaebm::new(config.arch(dim), schedule, opts.device, config.seed);
             if config.energy_base {
                 let rows = source.base_rows(mix_seed(config.seed, BASE_STREAM));
-                model.set_base(Some(GaussianBase::fit(&rows, dim, config.residual_bound)));
+                model.set_base(Some(fit_base(&config, &rows, source.select_rows(), dim)));
             }
             let (e, g) = optimisers(&model, &config);
             let ema = (config.ema_decay > 0.0).then(|| Ema::new(&model));
@@ -663,6 +688,40 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
     })
 }
 
+/// The energy's base measure for the training rows `rows` (model units):
+/// one Gaussian, a K-component mixture, or (`base_components` 0) the
+/// better of both on the rows set aside, `held_out` (printed).
+fn fit_base(config: &FitConfig, rows: &[f32], held_out: &[f32], dim: usize) -> GaussianBase {
+    let (b, seed) = (config.residual_bound, mix_seed(config.seed, MIXTURE_STREAM));
+    let gaussian = || GaussianBase::fit(rows, dim, b);
+    match config.base_components {
+        1 => gaussian(),
+        0 if held_out.is_empty() => gaussian(),
+        0 => {
+            let (base, candidates) = choose_base(rows, held_out, dim, b, seed);
+            let lls: Vec<String> = candidates.iter().map(|c| format!("K={} {:.3}", c.components, c.held_out)).collect();
+            eprintln!(
+                "base: {} (held-out mean log-likelihood per row: {})",
+                match base.components() {
+                    1 => "one Gaussian".to_string(),
+                    k => format!("a mixture of {k} Gaussians"),
+                },
+                lls.join(", ")
+            );
+            base
+        }
+        k => match Mixture::fit(rows, dim, k, seed) {
+            Some(m) => m.to_base(b),
+            None => {
+                eprintln!(
+                    "warning: a mixture of {k} Gaussians could not be fitted (a covariance degenerated); using one"
+                );
+                gaussian()
+            }
+        },
+    }
+}
+
 /// Says which checkpoint survives a failed run.
 fn kept_checkpoint(out: &Path) -> String {
     match Checkpoint::load(&checkpoint_path(out)) {
@@ -757,8 +816,13 @@ pub fn save(
     }
     let energy_base = model.base.as_ref().map(|b| {
         let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-        tensors.insert(BASE_BASIS.into(), HostTensor { shape: vec![b.dim, b.dim], data: f32s(&b.basis) });
-        tensors.insert(BASE_VARIANCE.into(), HostTensor { shape: vec![b.dim], data: f32s(&b.variance) });
+        let k = b.components();
+        tensors.insert(BASE_BASIS.into(), HostTensor { shape: vec![k * b.dim, b.dim], data: f32s(&b.basis) });
+        tensors.insert(BASE_VARIANCE.into(), HostTensor { shape: vec![k * b.dim], data: f32s(&b.variance) });
+        if k > 1 {
+            tensors.insert(BASE_LOG_WEIGHT.into(), HostTensor { shape: vec![k], data: f32s(&b.log_weight) });
+            tensors.insert(BASE_MEAN.into(), HostTensor { shape: vec![k, b.dim], data: f32s(&b.mean) });
+        }
         let residual_bound = match chosen {
             Some((_, best)) if best.scale > 0.0 => best.scale * b.residual_bound,
             _ => b.residual_bound,

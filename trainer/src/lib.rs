@@ -18,3 +18,9 @@ pub mod nets;
 pub mod plots;
 pub mod sampling;
 pub mod select;
+
+/// libtorch's random generator is global: unit tests that seed it or draw
+/// from it hold this lock, so that tests running in parallel threads do not
+/// interleave their draws.
+#[cfg(test)]
+pub(crate) static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -189,6 +189,7 @@ mod tests {
 
     #[test]
     fn forward_kl_weight_scales_only_l_rec_plus_l_kl() {
+        let _g = crate::TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
         let c = FitConfig { trunk: vec![16], ..FitConfig::default() };
         let schedule = compute_schedule(c.schedule, c.beta_min, c.beta_max, c.steps).unwrap();
         let m = Ddaebm::new(c.arch(2), schedule, Device::Cpu, 1);

@@ -148,6 +148,11 @@ struct FitArgs {
     /// base alone). Default 0.2; 0 turns the choice off (docs/training.md, "Settings chosen on held-out normal rows").
     #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
     select: Option<f64>,
+    /// Components of the energy's Gaussian base: 1 (one Gaussian), K in 2..8 (a K-component mixture), or `auto`:
+    /// chosen among 1..8 by the held-out log-likelihood of the rows --select sets aside. Default: auto with --data,
+    /// 1 for the built-in sets (docs/training.md, departure 11).
+    #[arg(long, value_name = "K|auto", value_parser = parse_components)]
+    base_components: Option<usize>,
     /// Weight of the noise-contrastive term against the base measure in the energy loss (0: off). Default: 4 with
     /// --data, 1 for the built-in sets.
     #[arg(long, allow_negative_numbers = true)]
@@ -214,6 +219,19 @@ struct FitArgs {
     quiet: bool,
 }
 
+fn parse_components(s: &str) -> Result<usize, String> {
+    match s {
+        "auto" => Ok(0),
+        _ => match s.parse::<usize>() {
+            Ok(k) if (1..=ddaebm_host::mixture::MAX_COMPONENTS).contains(&k) => Ok(k),
+            _ => Err(format!(
+                "`{s}`: give auto or a number of components from 1 to {}",
+                ddaebm_host::mixture::MAX_COMPONENTS
+            )),
+        },
+    }
+}
+
 fn parse_schedule(s: &str) -> Result<ScheduleKind, String> {
     match s {
         "vp" => Ok(ScheduleKind::Vp),
@@ -244,6 +262,7 @@ fn fit_config(a: &FitArgs) -> Result<FitConfig> {
         residual_bound: a.residual_bound.unwrap_or(FitConfig::residual_bound_for(a.data.is_some())),
         nce_weight: a.nce_weight.unwrap_or(FitConfig::nce_weight_for(a.data.is_some())),
         select: a.select.unwrap_or(FitConfig::select_for(a.data.is_some())),
+        base_components: a.base_components.unwrap_or(FitConfig::base_components_for(a.data.is_some())),
         ema_decay: a.ema,
         cosine_lr: a.cosine_lr || !a.constant_lr,
         lr_min: a.lr_min,
@@ -348,7 +367,16 @@ fn warn_ignored(a: &FitArgs, given: &[String]) {
             eprintln!("warning: --dataset is ignored with --data (the run trains on {})", data.display());
         }
     } else {
-        for id in ["window", "holdout", "select", "columns", "drop_columns", "drop_constant", "label_column"] {
+        for id in [
+            "window",
+            "holdout",
+            "select",
+            "base_components",
+            "columns",
+            "drop_columns",
+            "drop_constant",
+            "label_column",
+        ] {
             if has(id) {
                 eprintln!("warning: {} applies to --data files only; ignored for the built-in data set", flag(id));
             }

@@ -121,15 +121,18 @@ pub struct EnergyNet {
 /// The base measure as tensors on the training device.
 #[derive(Debug)]
 struct BaseTerm {
-    /// `[D, D]`, row k = v_k.
+    /// `[K, D, D]`, row j of component k = v_kj.
     basis: Tensor,
-    /// `[T, D]`: 1 / (ā_t² λ_k + σ̄_t²).
+    /// `[T, K, D]`: 1 / (ā_t² λ_kj + σ̄_t²).
     inv_var: Tensor,
-    /// `[D]`: √λ_k.
+    /// `[K, D]`: √λ_kj.
     std: Tensor,
     /// `[T]` each: ā_t, σ̄_t (checkpoint indexing: x_t = ā_t x_0 + σ̄_t ε).
     a_bar: Tensor,
     sigma_bar: Tensor,
+    /// Mixtures only (K ≥ 2): `[K, D]` means μ_k, `[T, K]` log w_k − ½ Σ_j
+    /// ln(ā_t² λ_kj + σ̄_t²), `[K]` weights.
+    mixture: Option<(Tensor, Tensor, Tensor)>,
     /// B.
     bound: f64,
 }
@@ -140,7 +143,7 @@ impl EnergyNet {
         EnergyNet { net: ToyNet::new(p, arch, steps, arch.data_dim, 1, false, false), base: None }
     }
 
-    /// Installs (or removes) the Gaussian base measure, for the schedule's
+    /// Installs (or removes) the base measure, for the schedule's
     /// `a_bar` / `sigma_bar` (k = 0..T−1 are used).
     pub fn set_base(&mut self, base: Option<&GaussianBase>, a_bar: &[f64], sigma_bar: &[f64], device: Device) {
         self.base = base.map(|b| {
@@ -148,13 +151,19 @@ impl EnergyNet {
                 |v: &[f64]| Tensor::from_slice(&v.iter().map(|&x| x as f32).collect::<Vec<f32>>()).to_device(device);
             let steps = a_bar.len() - 1;
             let inv_var: Vec<f64> = (0..steps).flat_map(|t| b.inv_var(a_bar[t], sigma_bar[t])).collect();
-            let d = b.dim as i64;
+            let (d, k) = (b.dim as i64, b.components() as i64);
+            let mixture = (k > 1).then(|| {
+                let log_norm: Vec<f64> = (0..steps).flat_map(|t| b.step_log_weight(a_bar[t], sigma_bar[t])).collect();
+                let weights: Vec<f64> = b.log_weight.iter().map(|w| w.exp()).collect();
+                (f32s(&b.mean).view([k, d]), f32s(&log_norm).view([steps as i64, k]), f32s(&weights))
+            });
             BaseTerm {
-                basis: f32s(&b.basis).view([d, d]),
-                inv_var: f32s(&inv_var).view([steps as i64, d]),
-                std: f32s(&b.variance.iter().map(|l| l.sqrt()).collect::<Vec<_>>()),
+                basis: f32s(&b.basis).view([k, d, d]),
+                inv_var: f32s(&inv_var).view([steps as i64, k, d]),
+                std: f32s(&b.variance.iter().map(|l| l.sqrt()).collect::<Vec<_>>()).view([k, d]),
                 a_bar: f32s(&a_bar[..steps]),
                 sigma_bar: f32s(&sigma_bar[..steps]),
+                mixture,
                 bound: b.residual_bound,
             }
         });
@@ -183,22 +192,44 @@ impl EnergyNet {
         }
     }
 
-    /// base_t(x) = −½ Σ_k (v_k · x)² / (ā_t² λ_k + σ̄_t²) as `[B]`.
+    /// base_t(x) as `[B]`: −½ Σ_j (v_j · x)² / (ā_t² λ_j + σ̄_t²) for one
+    /// Gaussian; for a mixture the log-sum-exp over k of
+    /// log w_k − ½ Σ_j ln(ā_t² λ_kj + σ̄_t²) − ½ Σ_j (v_kj · (x − ā_t μ_k))² / (ā_t² λ_kj + σ̄_t²).
     fn base_term(b: &BaseTerm, x: &Tensor, t: &Tensor) -> Tensor {
-        let proj = x.matmul(&b.basis.tr());
-        (proj.square() * b.inv_var.index_select(0, t)).sum_dim_intlist(1, false, Kind::Float) * -0.5
+        match &b.mixture {
+            None => {
+                let proj = x.matmul(&b.basis.select(0, 0).tr());
+                (proj.square() * b.inv_var.index_select(0, t).select(1, 0)).sum_dim_intlist(1, false, Kind::Float)
+                    * -0.5
+            }
+            Some((mean, log_norm, _)) => {
+                // [B, K, D]: x − ā_t μ_k.
+                let centred = x.unsqueeze(1) - b.a_bar.index_select(0, t).view([-1, 1, 1]) * mean.unsqueeze(0);
+                // [B, K, D]: projections on each component's eigenvectors.
+                let proj = Tensor::einsum("bkd,kjd->bkj", &[&centred, &b.basis], None::<i64>);
+                let quad = (proj.square() * b.inv_var.index_select(0, t)).sum_dim_intlist(2, false, Kind::Float);
+                (log_norm.index_select(0, t) - quad * 0.5).logsumexp([1], false)
+            }
+        }
     }
 
     /// Draws from the base measure diffused to each row's step: the
-    /// Gaussian fit of the data at step t, ā_t · N(0, Σ) + σ̄_t · N(0, I)
-    /// (`[B, D]`), or `None` without a base.
+    /// base's fit of the data at step t, ā_t · (a draw of the base) +
+    /// σ̄_t · N(0, I) (`[B, D]`), or `None` without a base.
     pub fn base_samples(&self, t: &Tensor) -> Option<Tensor> {
         let b = self.base.as_ref()?;
         let n = t.size()[0];
-        let d = b.std.size()[0];
+        let d = b.std.size()[1];
         let device = b.std.device();
-        let c = Tensor::randn([n, d], (Kind::Float, device)) * &b.std;
-        let x0 = c.matmul(&b.basis);
+        let x0 = match &b.mixture {
+            None => (Tensor::randn([n, d], (Kind::Float, device)) * b.std.select(0, 0)).matmul(&b.basis.select(0, 0)),
+            Some((mean, _, weights)) => {
+                let k = weights.multinomial(n, true);
+                let c = Tensor::randn([n, d], (Kind::Float, device)) * b.std.index_select(0, &k);
+                // Row i: c_i · V_{k_i} + μ_{k_i}.
+                c.unsqueeze(1).bmm(&b.basis.index_select(0, &k)).squeeze_dim(1) + mean.index_select(0, &k)
+            }
+        };
         let eps = Tensor::randn([n, d], (Kind::Float, device));
         Some(b.a_bar.index_select(0, t).unsqueeze(1) * x0 + b.sigma_bar.index_select(0, t).unsqueeze(1) * eps)
     }

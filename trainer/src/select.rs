@@ -65,6 +65,7 @@ pub struct Selector {
     held_out: Tensor,
     noise: Tensor,
     rows: usize,
+    components: usize,
     /// The best choice so far (None before the first evaluation).
     pub best: Option<Best>,
     /// The energy network's variables at `best.iteration`.
@@ -88,7 +89,8 @@ impl Selector {
         tch::manual_seed(seed as i64);
         let t0 = Tensor::zeros([NOISE_DRAWS as i64], (Kind::Int64, device));
         let noise = tch::no_grad(|| model.energy.base_samples(&t0))?;
-        Some(Selector { held_out, noise, rows: n, best: None, snapshot: BTreeMap::new() })
+        let components = model.base.as_ref().map_or(1, |b| b.components());
+        Some(Selector { held_out, noise, rows: n, components, best: None, snapshot: BTreeMap::new() })
     }
 
     /// Rows set aside.
@@ -131,7 +133,13 @@ impl Selector {
 
     /// The selection record of the best choice.
     pub fn selection(&self) -> Option<Selection> {
-        self.best.map(|b| Selection { rows: self.rows, iteration: b.iteration, scale: b.scale, gain: b.gain })
+        self.best.map(|b| Selection {
+            rows: self.rows,
+            iteration: b.iteration,
+            scale: b.scale,
+            gain: b.gain,
+            components: self.components,
+        })
     }
 
     /// Checkpoint tensors of the kept network (`select.best.*`).
@@ -280,6 +288,7 @@ mod tests {
 
     #[test]
     fn a_constant_residual_gains_nothing_over_the_base() {
+        let _g = crate::TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
         let m = model(8.0);
         tch::no_grad(|| {
             for (name, mut v) in energy_variables(&m) {
@@ -299,6 +308,7 @@ mod tests {
 
     #[test]
     fn a_zero_residual_chooses_the_base() {
+        let _g = crate::TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
         let m = model(8.0);
         tch::no_grad(|| {
             for (name, mut v) in energy_variables(&m) {
@@ -318,6 +328,7 @@ mod tests {
 
     #[test]
     fn the_scale_folds_into_the_last_layer_and_the_bound() {
+        let _g = crate::TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
         // s · bound_B(r) = bound_{sB}(s · r): the deployed network with bound
         // s · B gives s times the residual of the kept one.
         let m = model(8.0);
