@@ -8,7 +8,8 @@
 #   score     + Model::from_bytes + anomaly_score (what an anomaly-scoring app links),
 #             runtime without its default `reconstruction` feature (energy-scored
 #             files only, the default since format version 2)
-#   score,reconstruction   the same with the runtime's default features (both scores)
+#   score,mixture          the same with Gaussian-mixture energy bases (runtime feature `mixture`)
+#   score,reconstruction   the same with the reconstruction score too
 #   full,reconstruction    + is_anomaly, verdict, tail_probability, sample
 #   stream    from_bytes + WindowScorer::push_score + FieldCalibration (observe,
 #             is_anomaly): a streaming app (scores through the window scorer),
@@ -31,7 +32,7 @@ source "$root/scripts/lib.sh"
 cd "$root/firmware-examples/flash-size"
 target_root=${CARGO_TARGET_DIR:-$root/firmware-examples/target}
 if command -v llvm-size >/dev/null; then sizecmd=llvm-size; else sizecmd=size; fi
-builds=("" score score,reconstruction full,reconstruction stream)
+builds=("" score score,mixture score,reconstruction full,reconstruction stream)
 IFS=, read -r -a targets <<<"${TARGETS:-m4f}"
 declare -A SIZE
 for t in "${targets[@]}"; do
