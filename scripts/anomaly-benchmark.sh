@@ -225,6 +225,7 @@ cmd="./scripts/anomaly-benchmark.sh"
 [ "$QUICK" != 1 ] && [ "$DOC" != docs/anomaly-benchmark.md ] && cmd="DOC=$DOC PNG=$PNG $cmd"
 [ "$QUICK" != 1 ] && [ "$BENCH_MCU" = 0 ] && cmd="BENCH_MCU=0 $cmd"
 [ "$QUICK" != 1 ] && [ "$BENCH_LONG" = 0 ] && cmd="BENCH_LONG=0 $cmd"
+[ "$QUICK" != 1 ] && [ "$DIGIT_SEEDS" != 0,1 ] && cmd="DIGIT_SEEDS=$DIGIT_SEEDS $cmd"
 [ -n "${BENCH_FIT_ARGS:-}" ] && cmd="BENCH_FIT_ARGS=\"$BENCH_FIT_ARGS\" $cmd"
 "$PY" bench/anomaly/report.py --out "$OUT" --doc "$DOC" --png "$PNG" --command "$cmd" \
   --elapsed "$(($(date +%s) - t_start))" --variants "$(IFS=,; echo "${VARIANTS[*]}")" \

@@ -154,7 +154,7 @@ def score_name(facts):
     if facts["score"] == "reconstruction":
         return f"reconstruction error, {facts['draws']} draw{'s' if facts['draws'] > 1 else ''}"
     if facts["base"] == "gaussian":
-        return "energy −f(x, 0), f with a Gaussian base"
+        return "energy −f(x, 0), f with a Gaussian (or Gaussian-mixture) base"
     return "energy −f(x, 0)"
 
 
@@ -495,7 +495,7 @@ def main():
       "; ".join(f"{' / '.join(n)}: **{k}**" for k, n in groups.items())
       + ". The reconstruction error is the generator's denoising error at step 0 (docs/export.md); the "
       "energy −f(x, 0) is the score docs/algorithm.md §4 defines"
-      + (" (here with the Gaussian base measure the file declares, `energy_base` = gaussian)"
+      + (" (here with the Gaussian or Gaussian-mixture base measure the file declares, `energy_base` = gaussian)"
          if any(facts[v]["base"] == "gaussian" for v in variants) else "")
       + ". The simple references *distance from mean* and *Mahalanobis (Ledoit-Wolf)* are computed on the "
       "same standardised features as the classical detectors (Protocol).")
@@ -820,8 +820,8 @@ def main():
     w("")
     w("MACs per reading (table *AUROC per unit of MCU cost* above) come from the model file: the energy score "
       "runs the energy network once"
-      + (", plus D × D for the projection on the Gaussian base's D eigenvectors (files that declare "
-         "`energy_base` = gaussian)" if any(f["base_macs"] for f in dfacts.values()) else "")
+      + (", plus K × D × D for the projections on the eigenvectors of the base's K Gaussian components (K = 1 "
+         "for one Gaussian; files that declare `energy_base` = gaussian)" if any(f["base_macs"] for f in dfacts.values()) else "")
       + "; the reconstruction score runs the generator once per draw (after `export` folds the time branch). "
       "The generator and the energy network are both in every file.")
     w("")
