@@ -32,10 +32,7 @@ mkdir -p "$out"
 
 if ! command -v arm-none-eabi-gcc >/dev/null; then
   echo "== installing gcc-arm-none-eabi" >&2
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
-  $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    gcc-arm-none-eabi libnewlib-arm-none-eabi >/dev/null
+  apt_install gcc-arm-none-eabi libnewlib-arm-none-eabi
 fi
 ensure_target thumbv7em-none-eabihf
 

@@ -44,9 +44,7 @@ export DDAEBM_MODEL
 # --- tools -------------------------------------------------------------------
 if ! command -v qemu-system-arm >/dev/null; then
   echo "== installing qemu-system-arm" >&2
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
-  $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-arm >/dev/null
+  apt_install qemu-system-arm
 fi
 ensure_target thumbv7em-none-eabihf
 if ! command -v defmt-print >/dev/null; then

@@ -89,10 +89,29 @@ ensure_qemu() {
     *) pkg=$bin ;;
   esac
   echo "== installing $pkg ($bin)" >&2
+  apt_install "$pkg"
+}
+
+# apt_install PKG...: installs Debian packages (sudo unless root), then
+# makes sure /dev/null is still the null device.
+apt_install() {
   local sudo=""
   [ "$(id -u)" -ne 0 ] && sudo=sudo
   $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  ensure_dev_null
+}
+
+# ensure_dev_null: restores /dev/null when it is not a character device.
+# On this project's container machines a package install has left a regular
+# file there; every later `2>/dev/null` then writes into it, and cargo's
+# rustc probe (which reads /dev/null as its input) fails on what it reads.
+ensure_dev_null() {
+  [ -c /dev/null ] && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  echo "note: /dev/null is not the null device; restoring it" >&2
+  $sudo rm -f /dev/null && $sudo mknod -m 666 /dev/null c 1 3
 }
 
 # build_export ROOT: builds the host `export` binary (release) into

@@ -7,9 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/setup-libtorch.sh
 # shellcheck source=lib.sh
 source scripts/lib.sh
+ensure_dev_null
+./scripts/setup-libtorch.sh
 ensure_target thumbv7em-none-eabihf
 
 echo "== runtime: no_std build for thumbv7em-none-eabihf (Cortex-M4F)" >&2
