@@ -646,7 +646,7 @@ def main():
     w("What each of our files costs per reading on a microcontroller next to what it detects: mean AUROC "
       "(as above), multiply-accumulates of one `anomaly_score` call (from the model file: the energy score runs "
       "the energy network once"
-      + (", plus D × D for the Gaussian base's projection" if any(f["base_macs"] for f in dfacts.values()) else "")
+      + (", plus K × D × D for the projections of the base's K Gaussian components" if any(f["base_macs"] for f in dfacts.values()) else "")
       + "; the reconstruction score runs the generator once per draw), the estimated Cortex-M4F instructions of "
       "that call (see *Model files* below for how they are estimated), and the model file's size.")
     w("")
