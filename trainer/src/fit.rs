@@ -138,6 +138,10 @@ pub struct FitConfig {
     /// chosen on the rows set aside (`select`) among 1..8 (`--data`).
     #[serde(default = "one_usize")]
     pub base_components: usize,
+    /// The share of each batch's rows drawn at step t = 0 (the rest
+    /// uniform over 1..T−1); `None`: every step equally often (1/T each).
+    #[serde(default)]
+    pub t0_share: Option<f64>,
 }
 
 fn one_usize() -> usize {
@@ -196,6 +200,7 @@ impl Default for FitConfig {
             nce_weight: 1.0,
             select: 0.0,
             base_components: 1,
+            t0_share: None,
         }
     }
 }
@@ -605,7 +610,17 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
         let x0 = Tensor::from_slice(&source.batch(config.batch_size, &mut rng))
             .view([config.batch_size as i64, source.dim() as i64])
             .to_device(opts.device);
-        let t = Tensor::randint(config.steps as i64, [config.batch_size as i64], (Kind::Int64, opts.device));
+        let t = match config.t0_share {
+            // Uniform steps (docs/algorithm.md §5).
+            None => Tensor::randint(config.steps as i64, [config.batch_size as i64], (Kind::Int64, opts.device)),
+            // A share p of the rows at t = 0, the rest uniform over 1..T−1.
+            Some(p) => {
+                let n = config.batch_size as i64;
+                let rest = Tensor::randint_low(1, config.steps.max(2) as i64, [n], (Kind::Int64, opts.device));
+                let zero = Tensor::rand([n], (Kind::Float, opts.device)).lt(p);
+                rest.masked_fill(&zero, 0)
+            }
+        };
         let (x_t, x_t1) = model.diffusion.q_sample_pairs(&x0, &t);
         let batch = Batch { t, x_t, x_t1 };
 

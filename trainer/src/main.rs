@@ -153,6 +153,10 @@ struct FitArgs {
     /// 1 for the built-in sets (docs/training.md, departure 11).
     #[arg(long, value_name = "K|auto", value_parser = parse_components)]
     base_components: Option<usize>,
+    /// Share of each batch drawn at the last denoising step, t = 0 (the one that sets the samples' final
+    /// quality), the rest spread over the other steps; default: all T steps equally often.
+    #[arg(long, value_name = "SHARE", allow_negative_numbers = true)]
+    t0_share: Option<f64>,
     /// Weight of the noise-contrastive term against the base measure in the energy loss (0: off). Default: 4 with
     /// --data, 1 for the built-in sets.
     #[arg(long, allow_negative_numbers = true)]
@@ -263,6 +267,7 @@ fn fit_config(a: &FitArgs) -> Result<FitConfig> {
         nce_weight: a.nce_weight.unwrap_or(FitConfig::nce_weight_for(a.data.is_some())),
         select: a.select.unwrap_or(FitConfig::select_for(a.data.is_some())),
         base_components: a.base_components.unwrap_or(FitConfig::base_components_for(a.data.is_some())),
+        t0_share: a.t0_share,
         ema_decay: a.ema,
         cosine_lr: a.cosine_lr || !a.constant_lr,
         lr_min: a.lr_min,
@@ -317,6 +322,9 @@ fn fit_config(a: &FitArgs) -> Result<FitConfig> {
     }
     if !(0.0..1.0).contains(&config.holdout) {
         anyhow::bail!("--holdout must be in [0, 1), got {}", config.holdout);
+    }
+    if let Some(p) = config.t0_share.filter(|p| !(p.is_finite() && *p > 0.0 && *p < 1.0)) {
+        anyhow::bail!("--t0-share must be in (0, 1), got {p}");
     }
     if !(0.0..=0.5).contains(&config.select) {
         anyhow::bail!("--select must be in [0, 0.5] (0 turns the choice off), got {}", config.select);
