@@ -610,17 +610,7 @@ pub fn fit(config: FitConfig, resume: Option<&Path>, opts: &RunOptions) -> Resul
         let x0 = Tensor::from_slice(&source.batch(config.batch_size, &mut rng))
             .view([config.batch_size as i64, source.dim() as i64])
             .to_device(opts.device);
-        let t = match config.t0_share {
-            // Uniform steps (docs/algorithm.md §5).
-            None => Tensor::randint(config.steps as i64, [config.batch_size as i64], (Kind::Int64, opts.device)),
-            // A share p of the rows at t = 0, the rest uniform over 1..T−1.
-            Some(p) => {
-                let n = config.batch_size as i64;
-                let rest = Tensor::randint_low(1, config.steps.max(2) as i64, [n], (Kind::Int64, opts.device));
-                let zero = Tensor::rand([n], (Kind::Float, opts.device)).lt(p);
-                rest.masked_fill(&zero, 0)
-            }
-        };
+        let t = draw_steps(&config, opts.device);
         let (x_t, x_t1) = model.diffusion.q_sample_pairs(&x0, &t);
         let batch = Batch { t, x_t, x_t1 };
 
@@ -734,6 +724,21 @@ fn fit_base(config: &FitConfig, rows: &[f32], held_out: &[f32], dim: usize) -> G
                 gaussian()
             }
         },
+    }
+}
+
+/// The step t of each pair of a batch (`[batch_size]` int64): uniform over
+/// 0..T−1 (docs/algorithm.md §5), or with `t0_share` p, a share p at t = 0
+/// and the rest uniform over 1..T−1 (docs/training.md, departure 12).
+fn draw_steps(config: &FitConfig, device: Device) -> Tensor {
+    let n = config.batch_size as i64;
+    match config.t0_share {
+        None => Tensor::randint(config.steps as i64, [n], (Kind::Int64, device)),
+        Some(p) => {
+            let rest = Tensor::randint_low(1, config.steps.max(2) as i64, [n], (Kind::Int64, device));
+            let zero = Tensor::rand([n], (Kind::Float, device)).lt(p);
+            rest.masked_fill(&zero, 0)
+        }
     }
 }
 
@@ -928,6 +933,21 @@ pub fn mmd_report(model: &Ddaebm, toy: Toy, n: usize, seed: u64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn t0_share_puts_that_share_of_the_batch_at_t_0() {
+        let _g = crate::TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+        tch::manual_seed(4);
+        let share_at_0 = |c: &FitConfig| {
+            let t = Vec::<i64>::try_from(draw_steps(c, Device::Cpu)).unwrap();
+            assert!(t.iter().all(|&s| (0..c.steps as i64).contains(&s)));
+            t.iter().filter(|&&s| s == 0).count() as f64 / t.len() as f64
+        };
+        let uniform = FitConfig { batch_size: 20_000, ..FitConfig::default() };
+        assert!((share_at_0(&uniform) - 0.25).abs() < 0.02);
+        let skewed = FitConfig { t0_share: Some(0.75), ..uniform };
+        assert!((share_at_0(&skewed) - 0.75).abs() < 0.02);
+    }
 
     #[test]
     fn cosine_learning_rate_runs_from_lr_to_lr_min_over_iters() {
