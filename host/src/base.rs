@@ -225,10 +225,9 @@ impl GaussianBase {
                     quad += p * p / lam[j];
                 }
                 let log_det: f64 = lam.iter().map(|l| l.ln()).sum();
-                lp[c] = log_w[c] - 0.5 * (d as f64 * 1.837_877_066_409_345_5 + log_det + quad);
+                lp[c] = log_w[c] - 0.5 * (d as f64 * LN_2PI + log_det + quad);
             }
-            let m = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            total += m + lp.iter().map(|l| (l - m).exp()).sum::<f64>().ln();
+            total += log_sum_exp(&lp);
         }
         total / n as f64
     }
@@ -249,6 +248,19 @@ impl GaussianBase {
             .map(|(v, w)| v.iter().zip(x).map(|(a, b)| a * b).sum::<f64>().powi(2) * w)
             .sum::<f64>()
     }
+}
+
+/// ln 2π.
+pub(crate) const LN_2PI: f64 = 1.837_877_066_409_345_5;
+
+/// log Σ exp v, computed from the largest term (−∞ for an empty slice or
+/// all −∞).
+pub(crate) fn log_sum_exp(v: &[f64]) -> f64 {
+    let m = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !m.is_finite() {
+        return m;
+    }
+    m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
 }
 
 /// bound(r) = r / (1 + |r| / B): smooth, odd, increasing, |bound(r)| < B.

@@ -10,7 +10,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::base::{symmetric_eigen, GaussianBase};
+use crate::base::{log_sum_exp, symmetric_eigen, GaussianBase, LN_2PI};
 
 /// Added to every component's covariance (model units: standardised
 /// columns), so that no component can collapse onto a few rows.
@@ -22,9 +22,6 @@ pub const MAX_COMPONENTS: usize = 8;
 /// EM iterations at most (it stops earlier when the mean log-likelihood
 /// improves by less than 1e-6).
 const EM_ITERS: usize = 200;
-
-/// ln 2π.
-const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
 /// A full-covariance Gaussian mixture in f64.
 #[derive(Debug, Clone)]
@@ -78,14 +75,6 @@ fn log_normal(x: &[f64], mu: &[f64], l: &[f64], d: usize) -> f64 {
         log_det += 2.0 * l[i * d + i].ln();
     }
     -0.5 * (d as f64 * LN_2PI + log_det + quad)
-}
-
-fn log_sum_exp(v: &[f64]) -> f64 {
-    let m = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if !m.is_finite() {
-        return m;
-    }
-    m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
 }
 
 impl Mixture {
@@ -157,14 +146,11 @@ impl Mixture {
         let mut last = f64::NEG_INFINITY;
         for _ in 0..EM_ITERS {
             mix.m_step(&x, &resp);
-            let chol: Vec<Vec<f64>> =
-                (0..k).map(|c| cholesky(&mix.covs[c * dim * dim..(c + 1) * dim * dim], dim)).collect::<Option<_>>()?;
+            let chol = mix.choleskys()?;
             let mut total = 0.0;
             let mut lp = vec![0.0; k];
             for i in 0..n {
-                for c in 0..k {
-                    lp[c] = mix.weights[c].ln() + log_normal(row(i), &mix.means[c * dim..(c + 1) * dim], &chol[c], dim);
-                }
+                mix.log_joint(&chol, row(i), &mut lp);
                 let z = log_sum_exp(&lp);
                 total += z;
                 for c in 0..k {
@@ -227,19 +213,31 @@ impl Mixture {
     /// Mean log-likelihood of `rows` (normalised densities).
     pub fn mean_log_likelihood(&self, rows: &[f32]) -> f64 {
         let (d, k) = (self.dim, self.components());
-        let chol: Option<Vec<Vec<f64>>> = (0..k).map(|c| cholesky(&self.covs[c * d * d..(c + 1) * d * d], d)).collect();
-        let Some(chol) = chol else { return f64::NEG_INFINITY };
+        let Some(chol) = self.choleskys() else { return f64::NEG_INFINITY };
         let n = rows.len() / d;
         let mut total = 0.0;
         let mut lp = vec![0.0; k];
         for r in rows.chunks_exact(d) {
             let x: Vec<f64> = r.iter().map(|&v| v as f64).collect();
-            for c in 0..k {
-                lp[c] = self.weights[c].ln() + log_normal(&x, &self.means[c * d..(c + 1) * d], &chol[c], d);
-            }
+            self.log_joint(&chol, &x, &mut lp);
             total += log_sum_exp(&lp);
         }
         total / n.max(1) as f64
+    }
+
+    /// The Cholesky factor of every covariance (`None` when one is not
+    /// positive definite).
+    fn choleskys(&self) -> Option<Vec<Vec<f64>>> {
+        let d = self.dim;
+        (0..self.components()).map(|c| cholesky(&self.covs[c * d * d..(c + 1) * d * d], d)).collect()
+    }
+
+    /// `lp[c] = ln w_c + log N(x; μ_c, Σ_c)` for every component c.
+    fn log_joint(&self, chol: &[Vec<f64>], x: &[f64], lp: &mut [f64]) {
+        let d = self.dim;
+        for (c, l) in lp.iter_mut().enumerate() {
+            *l = self.weights[c].ln() + log_normal(x, &self.means[c * d..(c + 1) * d], &chol[c], d);
+        }
     }
 
     /// The base measure of this mixture: each covariance's eigenpairs

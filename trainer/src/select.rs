@@ -265,6 +265,20 @@ mod tests {
         m
     }
 
+    /// Makes the network's output the constant `c`: the last layer's
+    /// weights 0, its bias `c`.
+    fn constant_residual(m: &Ddaebm, c: f64) {
+        tch::no_grad(|| {
+            for (name, mut v) in energy_variables(m) {
+                match name.as_str() {
+                    "energy.h1.weight" => drop(v.fill_(0.0)),
+                    "energy.h1.bias" => drop(v.fill_(c)),
+                    _ => {}
+                }
+            }
+        });
+    }
+
     fn rows() -> Vec<f32> {
         (0..64).map(|i| ((i * 13 % 29) as f32 / 10.0) - 1.4).collect()
     }
@@ -290,15 +304,7 @@ mod tests {
     fn a_constant_residual_gains_nothing_over_the_base() {
         let _g = crate::TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
         let m = model(8.0);
-        tch::no_grad(|| {
-            for (name, mut v) in energy_variables(&m) {
-                if name == "energy.h1.weight" {
-                    let _ = v.fill_(0.0);
-                } else if name == "energy.h1.bias" {
-                    let _ = v.fill_(3.0);
-                }
-            }
-        });
+        constant_residual(&m, 3.0);
         assert!(residual0(&m, &rows()).iter().all(|&r| (r - 3.0 / (1.0 + 3.0 / 8.0)).abs() < 1e-6));
         let sel = Selector::new(&m, &rows(), 7).unwrap();
         let gains = sel.gains(&m);
@@ -310,13 +316,7 @@ mod tests {
     fn a_zero_residual_chooses_the_base() {
         let _g = crate::TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
         let m = model(8.0);
-        tch::no_grad(|| {
-            for (name, mut v) in energy_variables(&m) {
-                if name.starts_with("energy.h1.") {
-                    let _ = v.fill_(0.0);
-                }
-            }
-        });
+        constant_residual(&m, 0.0);
         let held: Vec<f32> = (0..40).flat_map(|i| [2.0 + i as f32 * 0.01, 0.0]).collect();
         let sel = Selector::new(&m, &held, 7).unwrap();
         assert!(sel.gains(&m).iter().all(|g| g.abs() < 1e-9), "a zero residual is the base");
